@@ -1,0 +1,210 @@
+//! The annotated item, parsed and classified by how its body runs.
+
+use proc_macro2::TokenStream;
+use syn::visit_mut::{self, VisitMut};
+use syn::{
+    Block, Expr, GenericArgument, ItemFn, PathArguments, ReturnType, Stmt, Type, TypeParamBound,
+};
+
+/// How the body of the function runs, which decides where the guard goes.
+pub(crate) enum Shape {
+    /// A plain `fn`.
+    Sync,
+    /// An `async fn`.
+    Async,
+    /// A `fn` returning `impl Future<Output = ..>`: the returned future is
+    /// what gets measured.
+    ImplFuture,
+    /// A method rewritten by `#[async_trait]`: the body is
+    /// `Box::pin(async move { .. })`, and the async block is what runs.
+    AsyncTrait,
+}
+
+/// The annotated function.
+pub(crate) struct Function {
+    pub(crate) item: ItemFn,
+    pub(crate) shape: Shape,
+    /// The type of the value the body produces, for the `let` that holds
+    /// it; `impl Trait` is replaced by `_`. `None` when it cannot be named.
+    pub(crate) output: Option<Type>,
+}
+
+/// Parse the item, or explain why it cannot carry the attribute.
+pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function> {
+    let item: ItemFn = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(_) => return Err(wrong_item(macro_name, item)),
+    };
+    if let Some(constness) = &item.sig.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            format!("#[{macro_name}] cannot instrument a `const fn`: metrics are recorded at run time; remove `const` or the attribute"),
+        ));
+    }
+    let declared = match &item.sig.output {
+        ReturnType::Default => Some(syn::parse_quote!(())),
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+    };
+    let (shape, output) = if item.sig.asyncness.is_some() {
+        (Shape::Async, declared)
+    } else if async_trait_body(&item.block).is_some() {
+        (Shape::AsyncTrait, declared.as_ref().and_then(future_output))
+    } else if let Some(output) = declared
+        .as_ref()
+        .filter(|ty| is_impl_future(ty))
+        .map(future_output)
+    {
+        (Shape::ImplFuture, output)
+    } else {
+        (Shape::Sync, declared)
+    };
+    let output = output
+        .filter(|ty| !matches!(ty, Type::Never(_)))
+        .map(|mut ty| {
+            InferImplTrait.visit_type_mut(&mut ty);
+            ty
+        });
+    Ok(Function {
+        item,
+        shape,
+        output,
+    })
+}
+
+fn wrong_item(macro_name: &str, item: TokenStream) -> syn::Error {
+    let kind = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(_)) => Some("a struct"),
+        Ok(syn::Item::Enum(_)) => Some("an enum"),
+        Ok(syn::Item::Union(_)) => Some("a union"),
+        Ok(syn::Item::Impl(_)) => Some("an impl block"),
+        Ok(syn::Item::Trait(_)) => Some("a trait"),
+        Ok(syn::Item::Const(_)) => Some("a const"),
+        Ok(syn::Item::Static(_)) => Some("a static"),
+        Ok(syn::Item::Mod(_)) => Some("a module"),
+        Ok(syn::Item::Type(_)) => Some("a type alias"),
+        Ok(syn::Item::Use(_)) => Some("a use declaration"),
+        _ => None,
+    };
+    let message = match kind {
+        Some(kind) => format!("#[{macro_name}] applies to functions, not to {kind}"),
+        None if syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok() => format!(
+            "#[{macro_name}] needs a function with a body; put it on the method in the impl"
+        ),
+        None => format!("#[{macro_name}] applies to functions with a body"),
+    };
+    // Point at the first token after the item's own attributes.
+    let mut tokens = item.into_iter().peekable();
+    while let Some(proc_macro2::TokenTree::Punct(p)) = tokens.peek() {
+        if p.as_char() != '#' {
+            break;
+        }
+        tokens.next();
+        tokens.next();
+    }
+    match tokens.next() {
+        Some(token) => syn::Error::new(token.span(), message),
+        None => syn::Error::new(proc_macro2::Span::call_site(), message),
+    }
+}
+
+/// The `async move { .. }` block of a body that is exactly
+/// `Box::pin(async move { .. })`, as `#[async_trait]` writes it.
+pub(crate) fn async_trait_body(block: &Block) -> Option<&syn::ExprAsync> {
+    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let is_pin = func.path.segments.last().is_some_and(|s| s.ident == "pin")
+        && func
+            .path
+            .segments
+            .iter()
+            .rev()
+            .nth(1)
+            .is_some_and(|s| s.ident == "Box");
+    match (is_pin, call.args.first(), call.args.len()) {
+        (true, Some(Expr::Async(body)), 1) if body.capture.is_some() => Some(body),
+        _ => None,
+    }
+}
+
+/// Mutable access to the same block, once [`async_trait_body`] said it is there.
+pub(crate) fn async_trait_body_mut(block: &mut Block) -> Option<&mut syn::ExprAsync> {
+    let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.first_mut() else {
+        return None;
+    };
+    match call.args.first_mut() {
+        Some(Expr::Async(body)) => Some(body),
+        _ => None,
+    }
+}
+
+/// `impl Future<Output = ..>` without an `Unpin` bound (wrapping the future
+/// in an async block would drop `Unpin`).
+fn is_impl_future(ty: &Type) -> bool {
+    let Type::ImplTrait(imp) = ty else {
+        return false;
+    };
+    let names = || {
+        imp.bounds.iter().filter_map(|b| match b {
+            TypeParamBound::Trait(t) => t.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        })
+    };
+    names().any(|n| n == "Future") && !names().any(|n| n == "Unpin")
+}
+
+/// The `Output` of a future type: `impl Future<Output = T>`, or
+/// `Pin<Box<dyn Future<Output = T> + ..>>`.
+fn future_output(ty: &Type) -> Option<Type> {
+    let bounds = match ty {
+        Type::ImplTrait(imp) => &imp.bounds,
+        Type::TraitObject(obj) => &obj.bounds,
+        Type::Path(path) => {
+            // Pin<Box<..>>: look inside the generic arguments.
+            let last = path.path.segments.last()?;
+            let PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            return args.args.iter().find_map(|arg| match arg {
+                GenericArgument::Type(inner) => future_output(inner),
+                _ => None,
+            });
+        }
+        Type::Paren(inner) => return future_output(&inner.elem),
+        _ => return None,
+    };
+    bounds.iter().find_map(|bound| {
+        let TypeParamBound::Trait(t) = bound else {
+            return None;
+        };
+        let last = t.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(assoc.ty.clone()),
+            _ => None,
+        })
+    })
+}
+
+/// Replaces `impl Trait` with `_`, so the type can annotate a `let`.
+struct InferImplTrait;
+
+impl VisitMut for InferImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(_) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: Default::default(),
+            });
+        } else {
+            visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The attribute arguments: `key = value` pairs and `labels(name = expr, ..)`.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, Ident, Lit, LitStr, Token};
+
+/// One `key = value` or `key(..)` argument, as written.
+pub(crate) struct Arg {
+    pub(crate) key: Ident,
+    pub(crate) value: Value,
+}
+
+pub(crate) enum Value {
+    /// `key = expr`
+    Expr(Expr),
+    /// `key(name = expr, ..)`
+    List(Vec<LabelArg>),
+}
+
+/// `name = expr` inside `labels(..)`.
+pub(crate) struct LabelArg {
+    pub(crate) name: Ident,
+    pub(crate) value: Expr,
+}
+
+impl LabelArg {
+    /// The label value when it is a literal known at compile time.
+    pub(crate) fn static_value(&self) -> Option<String> {
+        match &self.value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) => Some(s.value()),
+                Lit::Int(i) => Some(i.base10_digits().to_owned()),
+                Lit::Bool(b) => Some(b.value.to_string()),
+                Lit::Char(c) => Some(c.value().to_string()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Every argument of one attribute, in order.
+pub(crate) struct Args(pub(crate) Vec<Arg>);
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = Vec::new();
+        while !input.is_empty() {
+            let key = Ident::parse_any(input)?;
+            let lookahead = input.lookahead1();
+            let value = if lookahead.peek(Token![=]) {
+                input.parse::<Token![=]>()?;
+                Value::Expr(input.parse()?)
+            } else if lookahead.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in input);
+                let labels = Punctuated::<LabelArg, Token![,]>::parse_terminated(&content)?;
+                Value::List(labels.into_iter().collect())
+            } else {
+                return Err(lookahead.error());
+            };
+            args.push(Arg { key, value });
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(Args(args))
+    }
+}
+
+impl Parse for LabelArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // `Ident::parse_any` so that keywords such as `type` work as label names.
+        let name = Ident::parse_any(input)?;
+        input.parse::<Token![=]>()?;
+        Ok(LabelArg {
+            name,
+            value: input.parse()?,
+        })
+    }
+}
+
+/// The arguments of `#[counted]` and `#[timed]`.
+#[derive(Default)]
+pub(crate) struct FnArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) help: Option<LitStr>,
+    pub(crate) labels: Option<(Ident, Vec<LabelArg>)>,
+}
+
+/// The operation named by `#[model_op(op = ..)]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Insert,
+    Update,
+    Delete,
+    Select,
+}
+
+/// The arguments of `#[model_op]`.
+pub(crate) struct ModelOpArgs {
+    pub(crate) model: LitStr,
+    pub(crate) op: Op,
+    pub(crate) alias: Option<LitStr>,
+    pub(crate) vendor: Option<LitStr>,
+    pub(crate) error_type: Option<Expr>,
+}
+
+/// The arguments of `#[cache_lookup]`.
+pub(crate) struct CacheArgs {
+    pub(crate) backend: LitStr,
+}
+
+impl Default for CacheArgs {
+    fn default() -> Self {
+        CacheArgs {
+            backend: LitStr::new("default", Span::call_site()),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Code generation. The generated code declares the call site as a
+//! `static`, registers it with the linker, creates a drop guard, and keeps
+//! the user's body intact in its own scope.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Block, Expr, LitStr};
+
+use crate::ast::{self, Function, Shape};
+use crate::attr::{Args, FnArgs, Op};
+use crate::fallback;
+use crate::valid::{self, Errors};
+
+/// What one macro adds to a function.
+struct Plan {
+    /// The type and initializer of the call-site `static`.
+    site: (TokenStream, TokenStream),
+    /// Label values evaluated from the arguments before the body runs, kept
+    /// in `__instrument_labels`; `None` when the guard takes no labels.
+    labels: Option<Vec<Expr>>,
+    /// The guard created before the body runs, if any.
+    guard: Option<TokenStream>,
+    /// Statements run on the body's value `__instrument_ret`; when present,
+    /// the body is wrapped so that its value can be inspected.
+    on_return: Option<TokenStream>,
+}
+
+pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
+    let check = |args, errors: &mut Errors| Some(valid::fn_args("counted", args, false, errors));
+    run("counted", args, item, check, |args, function| {
+        let (custom, labels) = custom(&args, "Calls counted by #[counted].");
+        let name = fn_name(function);
+        Plan {
+            site: (
+                quote!(::instrument_runtime::__private::Counted),
+                quote!(::instrument_runtime::__private::Counted::new(#name, ::core::module_path!(), #custom)),
+            ),
+            labels: Some(labels),
+            guard: Some(quote!(::instrument_runtime::__private::CountGuard::new(
+                &__INSTRUMENT_SITE,
+                &__instrument_labels,
+            ))),
+            on_return: Some({
+                let probe = probe();
+                quote!(__instrument_guard.returned(#probe);)
+            }),
+        }
+    })
+}
+
+pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
+    let check = |args, errors: &mut Errors| Some(valid::fn_args("timed", args, true, errors));
+    run("timed", args, item, check, |args, function| {
+        let (custom, labels) = custom(&args, "Durations in seconds, recorded by #[timed].");
+        let name = fn_name(function);
+        Plan {
+            site: (
+                quote!(::instrument_runtime::__private::Timed),
+                quote!(::instrument_runtime::__private::Timed::new(#name, ::core::module_path!(), #custom)),
+            ),
+            labels: Some(labels),
+            guard: Some(quote!(::instrument_runtime::__private::TimeGuard::new(
+                &__INSTRUMENT_SITE,
+                &__instrument_labels,
+            ))),
+            on_return: None,
+        }
+    })
+}
+
+pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
+    run("model_op", args, item, valid::model_op_args, |args, _| {
+        let model = &args.model;
+        let op = match args.op {
+            Op::Insert => quote!(Insert),
+            Op::Update => quote!(Update),
+            Op::Delete => quote!(Delete),
+            Op::Select => quote!(Select),
+        };
+        let alias = option(args.alias.as_ref());
+        let vendor = option(args.vendor.as_ref());
+        let outcome = match &args.error_type {
+            None => probe(),
+            Some(error_type) => quote_spanned! {error_type.span()=>
+                match ::instrument_runtime::__private::err_of(&__instrument_ret) {
+                    ::core::option::Option::Some(__instrument_error) => ::core::result::Result::Err(
+                        ::instrument_runtime::__private::label(&(#error_type)(__instrument_error)),
+                    ),
+                    ::core::option::Option::None => ::core::result::Result::Ok(()),
+                }
+            },
+        };
+        Plan {
+            site: (
+                quote!(::instrument_runtime::__private::ModelOp),
+                quote!(::instrument_runtime::__private::ModelOp::new(
+                    #model,
+                    ::instrument_runtime::__private::Op::#op,
+                    #alias,
+                    #vendor,
+                )),
+            ),
+            labels: None,
+            guard: Some(quote!(::instrument_runtime::__private::DbGuard::new(
+                &__INSTRUMENT_SITE
+            ))),
+            on_return: Some(quote!(__instrument_guard.returned(#outcome);)),
+        }
+    })
+}
+
+pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream {
+    let check = |args, errors: &mut Errors| Some(valid::cache_args(args, errors));
+    run("cache_lookup", args, item, check, |args, function| {
+        let backend = &args.backend;
+        // Spanned at the return type, so that a wrong type is reported there.
+        let span = match &function.item.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => function.item.sig.ident.span(),
+        };
+        let record = quote_spanned! {span=>
+            __INSTRUMENT_SITE.record(::instrument_runtime::__private::CacheResult::lookup(&__instrument_ret));
+        };
+        Plan {
+            site: (
+                quote!(::instrument_runtime::__private::CacheLookup),
+                quote!(::instrument_runtime::__private::CacheLookup::new(#backend)),
+            ),
+            labels: None,
+            guard: None,
+            on_return: Some(record),
+        }
+    })
+}
+
+/// Parse and check the arguments and the item; on any error, emit the
+/// errors and the item unchanged.
+fn run<A>(
+    macro_name: &str,
+    args: TokenStream,
+    item: TokenStream,
+    check: impl FnOnce(Args, &mut Errors) -> Option<A>,
+    plan: impl FnOnce(A, &Function) -> Plan,
+) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = match syn::parse2::<Args>(args) {
+        Ok(args) => check(args, &mut errors),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    let function = ast::parse(macro_name, item.clone())
+        .map_err(|error| errors.push(error))
+        .ok();
+    match (errors.into_result(), args, function) {
+        (Ok(()), Some(args), Some(mut function)) => {
+            let plan = plan(args, &function);
+            instrument(&mut function, plan);
+            function.item.into_token_stream()
+        }
+        (Err(error), ..) => fallback::emit(error, item),
+        (Ok(()), ..) => unreachable!("argument checks report every rejection"),
+    }
+}
+
+/// The function's name, as the `function` label shows it.
+fn fn_name(function: &Function) -> String {
+    function.item.sig.ident.unraw().to_string()
+}
+
+fn option(value: Option<&LitStr>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The `Custom` family of `name = ".."`, and the label expressions that are
+/// evaluated per call.
+fn custom(args: &FnArgs, default_help: &str) -> (TokenStream, Vec<Expr>) {
+    let Some(name) = &args.name else {
+        return (quote!(::core::option::Option::None), Vec::new());
+    };
+    let help = match &args.help {
+        Some(help) => help.value(),
+        None => default_help.to_owned(),
+    };
+    let mut dynamic = Vec::new();
+    let labels = args
+        .labels
+        .iter()
+        .flat_map(|(_, labels)| labels)
+        .map(|label| {
+            let label_name = label.name.unraw().to_string();
+            match label.static_value() {
+                Some(value) => quote!((#label_name, ::core::option::Option::Some(#value))),
+                None => {
+                    dynamic.push(label.value.clone());
+                    quote!((#label_name, ::core::option::Option::None))
+                }
+            }
+        });
+    let labels: Vec<_> = labels.collect();
+    let custom = quote! {
+        ::core::option::Option::Some(::instrument_runtime::__private::Custom {
+            name: #name,
+            help: #help,
+            labels: &[#(#labels),*],
+        })
+    };
+    (custom, dynamic)
+}
+
+/// `Ok(())` for a success, `Err(type name)` for an `Err`, from the body's
+/// value `__instrument_ret` (autoref specialisation on its concrete type).
+fn probe() -> TokenStream {
+    quote! {{
+        #[allow(unused_imports)]
+        use ::instrument_runtime::__private::{ProbeOther as _, ProbeResult as _};
+        (&::instrument_runtime::__private::Probe(&__instrument_ret)).__instrument_outcome()
+    }}
+}
+
+/// Rewrite the function's body according to its shape.
+fn instrument(function: &mut Function, plan: Plan) {
+    let (site_ty, site_init) = &plan.site;
+    let statics = quote! {
+        static __INSTRUMENT_SITE: #site_ty = #site_init;
+        #[::instrument_runtime::__private::linkme::distributed_slice(::instrument_runtime::__private::SITES)]
+        #[linkme(crate = ::instrument_runtime::__private::linkme)]
+        static __INSTRUMENT_REGISTRATION: &'static dyn ::instrument_runtime::__private::Site = &__INSTRUMENT_SITE;
+    };
+    let labels = plan.labels.as_ref().map(|labels| {
+        let len = labels.len();
+        quote! {
+            let __instrument_labels: [::instrument_runtime::__private::SharedString; #len] =
+                [#(::instrument_runtime::__private::label(&(#labels))),*];
+        }
+    });
+    let guard = plan.guard.as_ref().map(|guard| match plan.on_return {
+        Some(_) => quote!(let mut __instrument_guard = #guard;),
+        None => quote!(let __instrument_guard = #guard;),
+    });
+    let annotation = function.output.as_ref().map(|ty| quote!(: #ty));
+    let on_return = &plan.on_return;
+    let block = &function.item.block;
+    let body: TokenStream = match (&function.shape, on_return) {
+        (Shape::Sync | Shape::Async, None) => quote!({ #statics #labels #guard #block }),
+        (Shape::Sync, Some(on_return)) => quote! {{
+            #statics #labels #guard
+            let __instrument_ret #annotation = ::instrument_runtime::__private::call_once(move || #block);
+            #on_return
+            __instrument_ret
+        }},
+        (Shape::Async, Some(on_return)) => quote! {{
+            #statics #labels #guard
+            let __instrument_ret #annotation = async move #block.await;
+            #on_return
+            __instrument_ret
+        }},
+        (Shape::ImplFuture, _) => {
+            let ret = on_return.as_ref().map(|on_return| {
+                quote!(let __instrument_ret #annotation = __instrument_future.await; #on_return __instrument_ret)
+            });
+            let ret = ret.unwrap_or_else(|| quote!(__instrument_future.await));
+            quote! {{
+                #statics #labels
+                let __instrument_future = ::instrument_runtime::__private::call_once(move || #block);
+                async move {
+                    #guard
+                    #ret
+                }
+            }}
+        }
+        (Shape::AsyncTrait, _) => {
+            let inner = ast::async_trait_body_mut(&mut function.item.block)
+                .expect("shape checked by ast::parse");
+            let inner_block = &inner.block;
+            let new_block: TokenStream = match on_return {
+                None => quote!({ #statics #labels #guard #inner_block }),
+                Some(on_return) => quote! {{
+                    #statics #labels #guard
+                    let __instrument_ret #annotation = async move #inner_block.await;
+                    #on_return
+                    __instrument_ret
+                }},
+            };
+            inner.block = syn::parse2::<Block>(new_block).expect("generated block parses");
+            return;
+        }
+    };
+    *function.item.block = syn::parse2::<Block>(body).expect("generated block parses");
+}

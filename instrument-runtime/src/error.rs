@@ -1,0 +1,54 @@
+use std::fmt;
+
+/// Why [`install`](crate::install) or [`Builder::install`](crate::Builder::install) failed.
+///
+/// Every variant names the setting or resource at fault; nothing is left
+/// half-installed when one is returned, except [`Error::Listen`], which is
+/// reported after the recorder is in place (metrics keep working, only the
+/// standalone listener is missing).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A metrics recorder is already installed: `install()` was called
+    /// twice, or another crate installed a recorder for the `metrics` facade.
+    AlreadyInstalled,
+    /// A setting has a value that cannot be used.
+    InvalidSetting {
+        /// The builder method that received the value, e.g. `"namespace"`.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The standalone listener could not be bound.
+    Listen {
+        /// The address that was asked for.
+        addr: std::net::SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyInstalled => f.write_str(
+                "a metrics recorder is already installed; call install() once, at start-up",
+            ),
+            Error::InvalidSetting { setting, reason } => {
+                write!(f, "invalid setting `{setting}`: {reason}")
+            }
+            Error::Listen { addr, source } => {
+                write!(f, "cannot listen for /metrics/ on {addr}: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Listen { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

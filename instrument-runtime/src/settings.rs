@@ -1,0 +1,176 @@
+//! The settings [`Builder`] and their validation.
+
+use std::net::SocketAddr;
+
+use crate::catalogue::DEFAULT_BUCKETS;
+use crate::Error;
+
+/// Settings for [`install`](crate::install), built step by step.
+///
+/// ```
+/// # fn main() -> Result<(), instrument_runtime::Error> {
+/// let metrics = instrument_runtime::Builder::new()
+///     .namespace("django")
+///     .global_label("service", "billing")
+///     .db_alias("default")
+///     .db_vendor("sqlite")
+///     .family_buckets("db_execute_latency_seconds", &[0.001, 0.01, 0.1, 1.0])
+///     .install()?;
+/// assert!(metrics.render().contains("# TYPE"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a Builder does nothing until `.install()` is called"]
+pub struct Builder {
+    pub(crate) namespace: String,
+    pub(crate) buckets: Vec<f64>,
+    pub(crate) family_buckets: Vec<(String, Vec<f64>)>,
+    pub(crate) global_labels: Vec<(String, String)>,
+    pub(crate) db_alias: String,
+    pub(crate) db_vendor: String,
+    pub(crate) listen: Option<SocketAddr>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            namespace: String::new(),
+            buckets: DEFAULT_BUCKETS.to_vec(),
+            family_buckets: Vec::new(),
+            global_labels: Vec::new(),
+            db_alias: "default".to_owned(),
+            db_vendor: "unknown".to_owned(),
+            listen: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The default settings: no namespace, django-prometheus's latency
+    /// buckets, DB alias `default` and vendor `unknown`, no listener.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Prefix every built-in family with `namespace` and an underscore.
+    /// With `"django"`, `http_requests_total` becomes
+    /// `django_http_requests_total`. Families named in a macro's `name = ".."`
+    /// are used as written.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The bucket upper bounds for every histogram without its own buckets.
+    /// `+Inf` is always added.
+    pub fn buckets(mut self, buckets: &[f64]) -> Self {
+        self.buckets = buckets.to_vec();
+        self
+    }
+
+    /// The bucket upper bounds for one family, named without the namespace
+    /// (`"db_execute_latency_seconds"`) or, for a custom family, as the
+    /// macro names it.
+    pub fn family_buckets(mut self, family: impl Into<String>, buckets: &[f64]) -> Self {
+        self.family_buckets.push((family.into(), buckets.to_vec()));
+        self
+    }
+
+    /// A label added to every series, e.g. the service or region.
+    pub fn global_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.global_labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `alias` label of the DB families, unless `#[model_op(alias = "..")]` says otherwise.
+    pub fn db_alias(mut self, alias: impl Into<String>) -> Self {
+        self.db_alias = alias.into();
+        self
+    }
+
+    /// The `vendor` label of the DB families (`sqlite`, `postgresql`,
+    /// `mysql`, ...), unless `#[model_op(vendor = "..")]` says otherwise.
+    pub fn db_vendor(mut self, vendor: impl Into<String>) -> Self {
+        self.db_vendor = vendor.into();
+        self
+    }
+
+    /// Also serve `/metrics` and `/metrics/` on a listener of their own, on
+    /// its own thread. Every other path there answers 404.
+    #[cfg(feature = "axum")]
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Install the recorder with these settings. See [`install`](crate::install).
+    pub fn install(self) -> Result<crate::Metrics, Error> {
+        self.validate()?;
+        crate::runtime::install(self)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let invalid = |setting, reason: String| Err(Error::InvalidSetting { setting, reason });
+        if !self.namespace.is_empty() && !is_metric_name(&self.namespace) {
+            return invalid(
+                "namespace",
+                format!(
+                    "{:?} is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+                    self.namespace
+                ),
+            );
+        }
+        check_buckets("buckets", &self.buckets)?;
+        for (family, buckets) in &self.family_buckets {
+            if !is_metric_name(family) {
+                return invalid(
+                    "family_buckets",
+                    format!("{family:?} is not a valid metric name"),
+                );
+            }
+            check_buckets("family_buckets", buckets)?;
+        }
+        for (name, _) in &self.global_labels {
+            if !is_label_name(name) {
+                return invalid(
+                    "global_label",
+                    format!("{name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_buckets(setting: &'static str, buckets: &[f64]) -> Result<(), Error> {
+    let reason = if buckets.is_empty() {
+        Some("at least one bucket bound is needed".to_owned())
+    } else if let Some(bad) = buckets.iter().find(|b| !b.is_finite()) {
+        Some(format!(
+            "{bad} is not a finite number (+Inf is added by itself)"
+        ))
+    } else if buckets.windows(2).any(|w| w[0] >= w[1]) {
+        Some(format!("{buckets:?} is not strictly increasing"))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::InvalidSetting { setting, reason }),
+        None => Ok(()),
+    }
+}
+
+/// Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub(crate) fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, `__` prefix reserved.
+pub(crate) fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    !name.starts_with("__")
+        && matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
