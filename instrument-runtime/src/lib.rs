@@ -50,6 +50,7 @@ mod catalogue;
 #[cfg(feature = "axum")]
 mod endpoint;
 mod error;
+mod histogram;
 mod runtime;
 mod settings;
 
@@ -70,8 +71,7 @@ pub use instrument_macros::{cache_lookup, counted, model_op, timed};
 /// Install the Prometheus recorder with the default settings.
 ///
 /// Describes every family that an annotated function declares and creates
-/// its statically known series at 0, starts histogram upkeep on a
-/// background thread, and returns the [`Metrics`] that `/metrics/` renders.
+/// its statically known series at 0, and returns the [`Metrics`] that `/metrics/` renders.
 /// Use [`Builder`] for a namespace, buckets, global labels or a standalone
 /// listener.
 ///

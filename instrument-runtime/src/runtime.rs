@@ -2,17 +2,14 @@
 //! the registration of every annotated call site.
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, SharedString};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::catalogue::{self, Family, Kind};
+use crate::histogram::{Histograms, InstrumentRecorder};
 use crate::{Builder, Error};
-
-/// How often histogram samples are folded into their buckets.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
@@ -20,7 +17,7 @@ static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 pub(crate) struct Runtime {
-    handle: PrometheusHandle,
+    metrics: Metrics,
     namespace: String,
     pub(crate) db_alias: SharedString,
     pub(crate) db_vendor: SharedString,
@@ -32,13 +29,16 @@ pub(crate) struct Runtime {
 /// Returned by [`install`](crate::install); cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    handle: PrometheusHandle,
+    prometheus: PrometheusHandle,
+    histograms: Arc<Histograms>,
 }
 
 impl Metrics {
     /// The Prometheus text exposition of every series, as `/metrics/` serves it.
     pub fn render(&self) -> String {
-        self.handle.render()
+        let mut page = self.prometheus.render();
+        self.histograms.render(&mut page);
+        page
     }
 }
 
@@ -56,9 +56,7 @@ pub(crate) fn get() -> Option<&'static Runtime> {
 
 /// The installed metrics, if [`install`](crate::install) has succeeded.
 pub fn installed() -> Option<Metrics> {
-    get().map(|rt| Metrics {
-        handle: rt.handle.clone(),
-    })
+    get().map(|rt| rt.metrics.clone())
 }
 
 pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
@@ -70,23 +68,24 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
             family.to_owned()
         }
     };
-    let invalid = |reason: String| Error::InvalidSetting {
-        setting: "buckets",
-        reason,
-    };
-    let mut builder = PrometheusBuilder::new()
-        .set_buckets(&settings.buckets)
-        .map_err(|e| invalid(e.to_string()))?;
-    for (family, buckets) in &settings.family_buckets {
-        builder = builder
-            .set_buckets_for_metric(Matcher::Full(full_name(family)), buckets)
-            .map_err(|e| invalid(e.to_string()))?;
-    }
+    let mut builder = PrometheusBuilder::new();
     for (name, value) in &settings.global_labels {
         builder = builder.add_global_label(name, value);
     }
-    let recorder = builder.build_recorder();
-    let handle = recorder.handle();
+    let prometheus = builder.build_recorder();
+    let family_buckets = settings
+        .family_buckets
+        .iter()
+        .map(|(family, buckets)| (full_name(family), buckets.clone()));
+    let histograms = Arc::new(Histograms::new(
+        &settings.buckets,
+        family_buckets,
+        settings.global_labels.clone(),
+    ));
+    let metrics = Metrics {
+        prometheus: prometheus.handle(),
+        histograms: Arc::clone(&histograms),
+    };
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
     let listener = match settings.listen {
@@ -95,10 +94,14 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
         ),
         None => None,
     };
-    metrics::set_global_recorder(recorder).map_err(|_| Error::AlreadyInstalled)?;
+    metrics::set_global_recorder(InstrumentRecorder {
+        prometheus,
+        histograms,
+    })
+    .map_err(|_| Error::AlreadyInstalled)?;
 
     let runtime = Runtime {
-        handle: handle.clone(),
+        metrics: metrics.clone(),
         namespace,
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
@@ -107,19 +110,9 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
     if RUNTIME.set(runtime).is_err() {
         return Err(Error::AlreadyInstalled);
     }
-    let upkeep = handle.clone();
-    std::thread::Builder::new()
-        .name("instrument-upkeep".into())
-        .spawn(move || loop {
-            std::thread::sleep(UPKEEP_INTERVAL);
-            upkeep.run_upkeep();
-        })
-        .expect("spawning the histogram upkeep thread");
-
     for site in crate::__private::SITES {
         site.register();
     }
-    let metrics = Metrics { handle };
     #[cfg(feature = "axum")]
     if let Some(listener) = listener {
         crate::endpoint::serve_standalone(listener, metrics.clone());

@@ -1,0 +1,65 @@
+//! The example service: users on SQLite behind a read-through cache, with
+//! the handlers, repository and cache instrumented and `/metrics/` served on
+//! the application's own port.
+//!
+//! Settings (environment): `BIND` (default `127.0.0.1:8000`), `DATABASE_PATH`
+//! (default `example.db`, created on first start), `SLOW_MS` (default 600),
+//! `CACHE_CAPACITY` (default 1000).
+
+mod cache;
+mod db;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::routes::AppState;
+
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(value) => value.parse().map_err(|e| format!("{name}={value:?}: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let bind: SocketAddr = setting("BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?;
+    let database: PathBuf = setting("DATABASE_PATH", PathBuf::from("example.db"))?;
+    let slow = Duration::from_millis(setting("SLOW_MS", 600)?);
+    let capacity: usize = setting("CACHE_CAPACITY", 1000)?;
+
+    // Namespace `django`, so the documented alert rules and dashboards run unchanged.
+    instrument_runtime::Builder::new()
+        .namespace("django")
+        .db_vendor("sqlite")
+        .install()?;
+
+    let repo = db::Repository::open(&database)
+        .map_err(|e| format!("opening the database {}: {e}", database.display()))?;
+    let state = Arc::new(AppState {
+        repo,
+        cache: cache::UserCache::new(capacity),
+        slow,
+    });
+
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("binding {bind}: {e}"))?;
+    eprintln!(
+        "example-service listening on http://{}/ (metrics at /metrics/)",
+        listener.local_addr()?
+    );
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("example-service shutting down");
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The HTTP handlers. Each carries `#[counted]` and `#[timed]`; `/metrics/`
+//! is merged into the same router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use instrument_runtime::{counted, timed};
+
+use crate::cache::UserCache;
+use crate::db::{NewUser, Repository, User};
+
+pub struct AppState {
+    pub repo: Repository,
+    pub cache: UserCache,
+    pub slow: Duration,
+}
+
+type Shared = State<Arc<AppState>>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route(
+            "/users/{id}",
+            get(get_user).put(update_user).delete(delete_user),
+        )
+        .route("/api/{endpoint}", get(api_view))
+        .route("/fail", get(fail))
+        .route("/slow", get(slow))
+        .merge(instrument_runtime::metrics_router())
+        .with_state(state)
+}
+
+/// What a handler can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    NotFound,
+    Conflict(String),
+    Database(rusqlite::Error),
+    Deliberate,
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error {
+            rusqlite::Error::SqliteFailure(e, message)
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                ApiError::Conflict(message.unwrap_or_else(|| "constraint violated".into()))
+            }
+            other => ApiError::Database(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
+            ApiError::Database(error) => {
+                eprintln!("database error: {error}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "database error".to_owned(),
+                )
+            }
+            ApiError::Deliberate => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "this route fails on purpose".to_owned(),
+            ),
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+#[counted]
+#[timed]
+async fn list_users(State(state): Shared) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(state.repo.list()?))
+}
+
+#[counted]
+#[timed]
+async fn create_user(
+    State(state): Shared,
+    Json(new): Json<NewUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let user = state.repo.insert(&new)?;
+    state.cache.insert(user.clone());
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[counted]
+#[timed]
+async fn get_user(State(state): Shared, Path(id): Path<i64>) -> Result<Json<User>, ApiError> {
+    if let Some(user) = state.cache.get(id) {
+        return Ok(Json(user));
+    }
+    let user = state.repo.get(id)?.ok_or(ApiError::NotFound)?;
+    state.cache.insert(user.clone());
+    Ok(Json(user))
+}
+
+#[counted]
+#[timed]
+async fn update_user(
+    State(state): Shared,
+    Path(id): Path<i64>,
+    Json(new): Json<NewUser>,
+) -> Result<Json<User>, ApiError> {
+    let user = state.repo.update(id, &new)?.ok_or(ApiError::NotFound)?;
+    state.cache.insert(user.clone());
+    Ok(Json(user))
+}
+
+#[counted]
+#[timed]
+async fn delete_user(State(state): Shared, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    state.cache.remove(id);
+    if state.repo.delete(id)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// The founding document's custom metrics, with label values taken from
+/// the request.
+#[counted(
+    name = "api_requests_total",
+    help = "Total count of API requests",
+    labels(endpoint = endpoint, method = method, status = 200)
+)]
+#[timed(
+    name = "api_request_latency_seconds",
+    help = "API request latency in seconds",
+    labels(endpoint = endpoint, method = method)
+)]
+async fn api_view(method: Method, Path(endpoint): Path<String>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "success", "endpoint": endpoint }))
+}
+
+/// Fails every time, to watch the error-rate alert fire.
+#[counted]
+#[timed]
+async fn fail() -> Result<&'static str, ApiError> {
+    Err(ApiError::Deliberate)
+}
+
+/// Answers after `SLOW_MS`, to watch the latency alert fire.
+#[counted]
+#[timed]
+async fn slow(State(state): Shared) -> &'static str {
+    tokio::time::sleep(state.slow).await;
+    "finally\n"
+}
