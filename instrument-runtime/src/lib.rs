@@ -65,8 +65,201 @@ pub use crate::error::Error;
 pub use crate::runtime::{installed, Metrics};
 pub use crate::settings::Builder;
 
+/// Count the calls of a function in `function_calls_total{function, module, result}`.
+///
+/// `result` is `ok`, `error` when the function returns an `Err`, `panic`
+/// when it panics (the panic still propagates), and `cancelled` when an async
+/// function's future is dropped before it completes. The `ok`, `error` and
+/// `panic` series exist at 0 from [`install`] on.
+///
+/// ```
+/// use instrument_runtime::counted;
+///
+/// #[counted]
+/// fn parse(input: &str) -> Result<u32, std::num::ParseIntError> {
+///     input.parse()
+/// }
+///
+/// let metrics = instrument_runtime::install().unwrap();
+/// parse("12").unwrap();
+/// parse("x").unwrap_err();
+/// let page = metrics.render();
+/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",result="ok"} 1"#));
+/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",result="error"} 1"#));
+/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",result="panic"} 0"#));
+/// ```
+///
+/// # Arguments
+///
+/// - `name = ".."`: count in a family of your own instead, used as written
+///   (no namespace), with exactly the labels given in `labels`.
+/// - `help = ".."`: that family's HELP text.
+/// - `labels(name = value, ..)`: that family's labels. A literal (`"GET"`,
+///   `200`, `true`) is a fixed value; any other expression is evaluated
+///   from the arguments before the body runs and formatted with `Display`.
+///
+/// ```
+/// use instrument_runtime::counted;
+///
+/// #[counted(
+///     name = "api_requests_total",
+///     help = "Total count of API requests",
+///     labels(endpoint = endpoint, method = method, status = 200)
+/// )]
+/// fn api_view(endpoint: &str, method: &str) -> &'static str {
+///     "ok"
+/// }
+///
+/// let metrics = instrument_runtime::install().unwrap();
+/// api_view("orders", "GET");
+/// assert!(metrics.render().contains(r#"api_requests_total{endpoint="orders",method="GET",status="200"} 1"#));
+/// ```
 #[doc(inline)]
-pub use instrument_macros::{cache_lookup, counted, model_op, timed};
+pub use instrument_macros::counted;
+
+/// Record the duration of every call in the histogram
+/// `function_calls_duration_seconds{function, module}`, whether the call
+/// returns, panics or (for a future) is dropped before it completes.
+///
+/// ```
+/// use instrument_runtime::timed;
+/// use std::future::Future;
+///
+/// #[timed]
+/// async fn fetch(id: u32) -> u32 {
+///     id
+/// }
+///
+/// let metrics = instrument_runtime::install().unwrap();
+/// let mut future = std::pin::pin!(fetch(7));
+/// let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert_eq!(future.as_mut().poll(&mut context), std::task::Poll::Ready(7));
+/// let page = metrics.render();
+/// assert!(page.contains(r#"function_calls_duration_seconds_count{function="fetch",module="rust_out"} 1"#));
+/// assert!(page.contains(r#"function_calls_duration_seconds_bucket{function="fetch",module="rust_out",le="0.01"} 1"#));
+/// ```
+///
+/// # Arguments
+///
+/// The same as [`counted`]: `name = ".."`, `help = ".."` and
+/// `labels(name = value, ..)` record into a histogram family of your own
+/// (`le` is reserved for the buckets). Buckets come from the
+/// [`Builder`]: [`Builder::buckets`] for all, [`Builder::family_buckets`]
+/// for one family.
+///
+/// ```
+/// use instrument_runtime::timed;
+///
+/// #[timed(
+///     name = "api_request_latency_seconds",
+///     help = "API request latency in seconds",
+///     labels(endpoint = endpoint, method = "GET")
+/// )]
+/// fn api_view(endpoint: &str) {}
+///
+/// let metrics = instrument_runtime::install().unwrap();
+/// api_view("orders");
+/// assert!(metrics.render().contains(r#"api_request_latency_seconds_count{endpoint="orders",method="GET"} 1"#));
+/// ```
+#[doc(inline)]
+pub use instrument_macros::timed;
+
+/// Record a database operation of a model, as django-prometheus's model and
+/// database instrumentation does.
+///
+/// Every call counts in `db_execute_total{alias, vendor}` before it runs,
+/// failed ones included, and its latency in `db_execute_latency_seconds`.
+/// An `Ok` (or any non-`Result` return) counts in
+/// `model_inserts_total{model}`, `model_updates_total` or
+/// `model_deletes_total` according to `op`; an `Err` counts in
+/// `db_errors_total{alias, vendor, type}` with the error's type name; a
+/// panic counts there with `type="panic"`. A model's three counters exist at
+/// 0 from [`install`] on.
+///
+/// ```
+/// use instrument_runtime::model_op;
+///
+/// #[model_op(model = "user", op = insert)]
+/// fn insert_user(id: &str) -> Result<u64, std::num::ParseIntError> {
+///     id.parse()
+/// }
+///
+/// let metrics = instrument_runtime::Builder::new().db_vendor("sqlite").install().unwrap();
+/// insert_user("1").unwrap();
+/// insert_user("x").unwrap_err();
+/// let page = metrics.render();
+/// assert!(page.contains(r#"model_inserts_total{model="user"} 1"#));
+/// assert!(page.contains(r#"model_deletes_total{model="user"} 0"#));
+/// assert!(page.contains(r#"db_execute_total{alias="default",vendor="sqlite"} 2"#));
+/// assert!(page.contains(r#"db_errors_total{alias="default",vendor="sqlite",type="core::num::error::ParseIntError"} 1"#));
+/// ```
+///
+/// # Arguments
+///
+/// - `model = ".."` (required): the `model` label.
+/// - `op = insert | update | delete | select` (required): which model
+///   counter a success increments; `select` counts in the DB families only.
+/// - `alias = ".."`, `vendor = ".."`: override [`Builder::db_alias`] and
+///   [`Builder::db_vendor`] for this function.
+/// - `error_type = path`: a function (or closure) from `&E` to a
+///   `Display` value, used as the `type` label instead of the type name.
+///
+/// ```
+/// use instrument_runtime::model_op;
+///
+/// fn kind(error: &std::io::Error) -> String {
+///     format!("{:?}", error.kind())
+/// }
+///
+/// #[model_op(model = "order", op = delete, alias = "replica", vendor = "postgresql", error_type = kind)]
+/// fn delete_order(id: u64) -> std::io::Result<()> {
+///     Err(std::io::ErrorKind::NotFound.into())
+/// }
+///
+/// let metrics = instrument_runtime::install().unwrap();
+/// delete_order(1).unwrap_err();
+/// let page = metrics.render();
+/// assert!(page.contains(r#"db_errors_total{alias="replica",vendor="postgresql",type="NotFound"} 1"#));
+/// ```
+#[doc(inline)]
+pub use instrument_macros::model_op;
+
+/// Count the hits and misses of a cache lookup in
+/// `cache_hits_total{backend}` and `cache_misses_total{backend}`.
+///
+/// The function returns `Option<T>` (`Some` is a hit, `None` a miss) or
+/// `Result<Option<T>, E>` (`Err` is neither); any other return type is a
+/// compile error. (The attribute is not called `cached`: that name belongs
+/// to the `cached` crate's memoizing macro.)
+///
+/// ```
+/// use instrument_runtime::cache_lookup;
+/// use std::collections::HashMap;
+///
+/// struct Cache(HashMap<u32, String>);
+///
+/// impl Cache {
+///     #[cache_lookup(backend = "locmem")]
+///     fn get(&self, key: u32) -> Option<&String> {
+///         self.0.get(&key)
+///     }
+/// }
+///
+/// let metrics = instrument_runtime::install().unwrap();
+/// let cache = Cache(HashMap::from([(1, "one".to_owned())]));
+/// cache.get(1);
+/// cache.get(2);
+/// cache.get(3);
+/// let page = metrics.render();
+/// assert!(page.contains(r#"cache_hits_total{backend="locmem"} 1"#));
+/// assert!(page.contains(r#"cache_misses_total{backend="locmem"} 2"#));
+/// ```
+///
+/// # Arguments
+///
+/// - `backend = ".."`: the `backend` label; `"default"` when left out.
+#[doc(inline)]
+pub use instrument_macros::cache_lookup;
 
 /// Install the Prometheus recorder with the default settings.
 ///

@@ -9,6 +9,9 @@ use crate::Error;
 ///
 /// ```
 /// # fn main() -> Result<(), instrument_runtime::Error> {
+/// #[instrument_runtime::model_op(model = "user", op = insert)]
+/// fn insert_user() {}
+///
 /// let metrics = instrument_runtime::Builder::new()
 ///     .namespace("django")
 ///     .global_label("service", "billing")
@@ -16,7 +19,10 @@ use crate::Error;
 ///     .db_vendor("sqlite")
 ///     .family_buckets("db_execute_latency_seconds", &[0.001, 0.01, 0.1, 1.0])
 ///     .install()?;
-/// assert!(metrics.render().contains("# TYPE"));
+/// insert_user();
+/// let page = metrics.render();
+/// assert!(page.contains(r#"django_model_inserts_total{service="billing",model="user"} 1"#));
+/// assert!(page.contains(r#"django_db_execute_latency_seconds_bucket{service="billing",alias="default",vendor="sqlite",le="0.001"} 1"#));
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
