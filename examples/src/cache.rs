@@ -5,12 +5,12 @@ use quick_cache::sync::Cache;
 
 use crate::db::User;
 
-pub struct UserCache {
+pub(crate) struct UserCache {
     users: Cache<i64, User>,
 }
 
 impl UserCache {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         UserCache {
             users: Cache::new(capacity),
         }
@@ -18,15 +18,15 @@ impl UserCache {
 
     /// A hit or a miss in `cache_hits_total` / `cache_misses_total`.
     #[cache_lookup(backend = "quick_cache")]
-    pub fn get(&self, id: i64) -> Option<User> {
+    pub(crate) fn get(&self, id: i64) -> Option<User> {
         self.users.get(&id)
     }
 
-    pub fn insert(&self, user: User) {
+    pub(crate) fn insert(&self, user: User) {
         self.users.insert(user.id, user);
     }
 
-    pub fn remove(&self, id: i64) {
+    pub(crate) fn remove(&self, id: i64) {
         self.users.remove(&id);
     }
 }

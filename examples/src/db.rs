@@ -9,17 +9,17 @@ use serde::{Deserialize, Serialize};
 
 /// A user as stored and as the API shows it.
 #[derive(Clone, Debug, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
+pub(crate) struct User {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: String,
 }
 
 /// The fields a client sends to create or update a user.
 #[derive(Debug, Deserialize)]
-pub struct NewUser {
-    pub name: String,
-    pub email: String,
+pub(crate) struct NewUser {
+    pub(crate) name: String,
+    pub(crate) email: String,
 }
 
 /// Schema changes, applied in order at start-up; `user_version` records how
@@ -30,13 +30,13 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         email TEXT NOT NULL UNIQUE
     )"];
 
-pub struct Repository {
+pub(crate) struct Repository {
     conn: Mutex<Connection>,
 }
 
 impl Repository {
     /// Open (or create) the database file and bring its schema up to date.
-    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+    pub(crate) fn open(path: &Path) -> rusqlite::Result<Self> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -58,7 +58,7 @@ impl Repository {
     }
 
     #[model_op(model = "user", op = select)]
-    pub fn list(&self) -> rusqlite::Result<Vec<User>> {
+    pub(crate) fn list(&self) -> rusqlite::Result<Vec<User>> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached("SELECT id, name, email FROM users ORDER BY id")?;
         let rows = statement.query_map([], row_to_user)?;
@@ -66,7 +66,7 @@ impl Repository {
     }
 
     #[model_op(model = "user", op = select)]
-    pub fn get(&self, id: i64) -> rusqlite::Result<Option<User>> {
+    pub(crate) fn get(&self, id: i64) -> rusqlite::Result<Option<User>> {
         self.conn()
             .query_row(
                 "SELECT id, name, email FROM users WHERE id = ?1",
@@ -77,7 +77,7 @@ impl Repository {
     }
 
     #[model_op(model = "user", op = insert)]
-    pub fn insert(&self, user: &NewUser) -> rusqlite::Result<User> {
+    pub(crate) fn insert(&self, user: &NewUser) -> rusqlite::Result<User> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO users (name, email) VALUES (?1, ?2)",
@@ -92,7 +92,7 @@ impl Repository {
 
     /// `Ok(None)` when there is no such user.
     #[model_op(model = "user", op = update)]
-    pub fn update(&self, id: i64, user: &NewUser) -> rusqlite::Result<Option<User>> {
+    pub(crate) fn update(&self, id: i64, user: &NewUser) -> rusqlite::Result<Option<User>> {
         let changed = self.conn().execute(
             "UPDATE users SET name = ?1, email = ?2 WHERE id = ?3",
             params![user.name, user.email, id],
@@ -106,7 +106,7 @@ impl Repository {
 
     /// `Ok(false)` when there is no such user.
     #[model_op(model = "user", op = delete)]
-    pub fn delete(&self, id: i64) -> rusqlite::Result<bool> {
+    pub(crate) fn delete(&self, id: i64) -> rusqlite::Result<bool> {
         Ok(self
             .conn()
             .execute("DELETE FROM users WHERE id = ?1", [id])?

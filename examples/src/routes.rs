@@ -14,15 +14,15 @@ use instrument_runtime::{counted, timed};
 use crate::cache::UserCache;
 use crate::db::{NewUser, Repository, User};
 
-pub struct AppState {
-    pub repo: Repository,
-    pub cache: UserCache,
-    pub slow: Duration,
+pub(crate) struct AppState {
+    pub(crate) repo: Repository,
+    pub(crate) cache: UserCache,
+    pub(crate) slow: Duration,
 }
 
 type Shared = State<Arc<AppState>>;
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/users", get(list_users).post(create_user))
         .route(
@@ -38,7 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// What a handler can fail with.
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     NotFound,
     Conflict(String),
     Database(rusqlite::Error),

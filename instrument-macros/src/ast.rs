@@ -1,6 +1,7 @@
 //! The annotated item, parsed and classified by how its body runs.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
     Block, Expr, GenericArgument, ItemFn, PathArguments, ReturnType, Stmt, Type, TypeParamBound,
@@ -27,6 +28,14 @@ pub(crate) struct Function {
     /// The type of the value the body produces, for the `let` that holds
     /// it; `impl Trait` is replaced by `_`. `None` when it cannot be named.
     pub(crate) output: Option<Type>,
+    /// Declared `-> !`: the body never produces a value to inspect.
+    pub(crate) diverges: bool,
+    /// The body can run in place, without the closure that catches its
+    /// `return` and `?`: it is a `#[track_caller]` function (whose body must
+    /// not move into a closure, or `Location::caller()` and the panics of
+    /// `unwrap`/`assert!` would report the function instead of its caller)
+    /// and nothing in the body returns early.
+    pub(crate) inline_body: bool,
 }
 
 /// Parse the item, or explain why it cannot carry the attribute.
@@ -58,6 +67,13 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
     } else {
         (Shape::Sync, declared)
     };
+    let diverges =
+        matches!(&item.sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+    let inline_body = item
+        .attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("track_caller"))
+        && !may_return_early(item.block.to_token_stream());
     let output = output
         .filter(|ty| !matches!(ty, Type::Never(_)))
         .map(|mut ty| {
@@ -68,6 +84,20 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
         item,
         shape,
         output,
+        diverges,
+        inline_body,
+    })
+}
+
+/// Whether the tokens hold a `return` or a `?` anywhere, macro arguments
+/// and nested closures included: a conservative test for a body that
+/// might leave the function early.
+fn may_return_early(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "return",
+        TokenTree::Punct(punct) => punct.as_char() == '?',
+        TokenTree::Group(group) => may_return_early(group.stream()),
+        TokenTree::Literal(_) => false,
     })
 }
 
@@ -86,9 +116,15 @@ fn wrong_item(macro_name: &str, item: TokenStream) -> syn::Error {
         _ => None,
     };
     let message = match kind {
+        Some(kind @ "an impl block") => format!(
+            "#[{macro_name}] applies to functions, not to {kind}; put it on each method to instrument"
+        ),
+        Some(kind @ "a trait") => format!(
+            "#[{macro_name}] applies to functions, not to {kind}; put it on the methods of the impl, or on default method bodies"
+        ),
         Some(kind) => format!("#[{macro_name}] applies to functions, not to {kind}"),
         None if syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok() => format!(
-            "#[{macro_name}] needs a function with a body; put it on the method in the impl"
+            "#[{macro_name}] needs a function with a body, not a declaration; put it on the method in the impl"
         ),
         None => format!("#[{macro_name}] applies to functions with a body"),
     };

@@ -48,7 +48,9 @@ impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = Vec::new();
         while !input.is_empty() {
-            let key = Ident::parse_any(input)?;
+            let key = Ident::parse_any(input).map_err(|error| {
+                syn::Error::new(error.span(), "expected an argument: key = value")
+            })?;
             let lookahead = input.lookahead1();
             let value = if lookahead.peek(Token![=]) {
                 input.parse::<Token![=]>()?;
@@ -58,12 +60,22 @@ impl Parse for Args {
                 syn::parenthesized!(content in input);
                 let labels = Punctuated::<LabelArg, Token![,]>::parse_terminated(&content)?;
                 Value::List(labels.into_iter().collect())
+            } else if input.is_empty() || input.peek(Token![,]) {
+                let message = if key == "labels" {
+                    "`labels` takes a list: labels(name = value, ..)".to_owned()
+                } else {
+                    format!("`{key}` needs a value: {key} = ..")
+                };
+                return Err(syn::Error::new(key.span(), message));
             } else {
                 return Err(lookahead.error());
             };
             args.push(Arg { key, value });
             if input.is_empty() {
                 break;
+            }
+            if !input.peek(Token![,]) {
+                return Err(input.error("expected `,` between arguments"));
             }
             input.parse::<Token![,]>()?;
         }
@@ -74,7 +86,18 @@ impl Parse for Args {
 impl Parse for LabelArg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         // `Ident::parse_any` so that keywords such as `type` work as label names.
-        let name = Ident::parse_any(input)?;
+        let name = Ident::parse_any(input).map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                "expected a label name: labels(name = value, ..)",
+            )
+        })?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("label `{name}` needs a value: {name} = .."),
+            ));
+        }
         input.parse::<Token![=]>()?;
         Ok(LabelArg {
             name,

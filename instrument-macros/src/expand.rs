@@ -28,7 +28,9 @@ struct Plan {
 }
 
 pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
-    let check = |args, errors: &mut Errors| Some(valid::fn_args("counted", args, false, errors));
+    let check = |args, _: Option<&Function>, errors: &mut Errors| {
+        Some(valid::fn_args("counted", args, false, errors))
+    };
     run("counted", args, item, check, |args, function| {
         let (custom, labels) = custom(&args, "Calls counted by #[counted].");
         let name = fn_name(function);
@@ -51,7 +53,9 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
-    let check = |args, errors: &mut Errors| Some(valid::fn_args("timed", args, true, errors));
+    let check = |args, _: Option<&Function>, errors: &mut Errors| {
+        Some(valid::fn_args("timed", args, true, errors))
+    };
     run("timed", args, item, check, |args, function| {
         let (custom, labels) = custom(&args, "Durations in seconds, recorded by #[timed].");
         let name = fn_name(function);
@@ -71,7 +75,9 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
-    run("model_op", args, item, valid::model_op_args, |args, _| {
+    let check =
+        |args, _: Option<&Function>, errors: &mut Errors| valid::model_op_args(args, errors);
+    run("model_op", args, item, check, |args, _| {
         let model = &args.model;
         let op = match args.op {
             Op::Insert => quote!(Insert),
@@ -83,13 +89,20 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
         let vendor = option(args.vendor.as_ref());
         let outcome = match &args.error_type {
             None => probe(),
+            // Passed to `Option::map` rather than called in place: a closure
+            // gets its argument type from there (`|error| ..` needs no
+            // annotation), and clippy's `redundant_closure_call` stays quiet.
             Some(error_type) => quote_spanned! {error_type.span()=>
-                match ::instrument_runtime::__private::err_of(&__instrument_ret) {
-                    ::core::option::Option::Some(__instrument_error) => ::core::result::Result::Err(
-                        ::instrument_runtime::__private::label(&(#error_type)(__instrument_error)),
+                ::core::option::Option::map_or(
+                    ::core::option::Option::map(
+                        ::instrument_runtime::__private::err_of(&__instrument_ret),
+                        #error_type,
                     ),
-                    ::core::option::Option::None => ::core::result::Result::Ok(()),
-                }
+                    ::core::result::Result::Ok(()),
+                    |__instrument_error| ::core::result::Result::Err(
+                        ::instrument_runtime::__private::label(&__instrument_error),
+                    ),
+                )
             },
         };
         Plan {
@@ -112,7 +125,9 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream {
-    let check = |args, errors: &mut Errors| Some(valid::cache_args(args, errors));
+    let check = |args, function: Option<&Function>, errors: &mut Errors| {
+        Some(valid::cache_args(args, function, errors))
+    };
     run("cache_lookup", args, item, check, |args, function| {
         let backend = &args.backend;
         // Spanned at the return type, so that a wrong type is reported there.
@@ -141,20 +156,19 @@ fn run<A>(
     macro_name: &str,
     args: TokenStream,
     item: TokenStream,
-    check: impl FnOnce(Args, &mut Errors) -> Option<A>,
+    check: impl FnOnce(Args, Option<&Function>, &mut Errors) -> Option<A>,
     plan: impl FnOnce(A, &Function) -> Plan,
 ) -> TokenStream {
     let mut errors = Errors::default();
+    let function = ast::parse(macro_name, item.clone());
     let args = match syn::parse2::<Args>(args) {
-        Ok(args) => check(args, &mut errors),
+        Ok(args) => check(args, function.as_ref().ok(), &mut errors),
         Err(error) => {
             errors.push(error);
             None
         }
     };
-    let function = ast::parse(macro_name, item.clone())
-        .map_err(|error| errors.push(error))
-        .ok();
+    let function = function.map_err(|error| errors.push(error)).ok();
     match (errors.into_result(), args, function) {
         (Ok(()), Some(args), Some(mut function)) => {
             let plan = plan(args, &function);
@@ -235,35 +249,62 @@ fn instrument(function: &mut Function, plan: Plan) {
     };
     let labels = plan.labels.as_ref().map(|labels| {
         let len = labels.len();
+        // Spanned at the user's expression, so that a value that is not
+        // `Display` is reported there rather than at the whole attribute.
+        let labels = labels.iter().map(|label| {
+            quote_spanned!(label.span()=> ::instrument_runtime::__private::label(&(#label)))
+        });
         quote! {
             let __instrument_labels: [::instrument_runtime::__private::SharedString; #len] =
-                [#(::instrument_runtime::__private::label(&(#labels))),*];
+                [#(#labels),*];
         }
     });
-    let guard = plan.guard.as_ref().map(|guard| match plan.on_return {
+    // A body that never returns has no value to inspect: the guard alone
+    // records its panic.
+    let on_return = plan.on_return.filter(|_| !function.diverges);
+    let guard = plan.guard.as_ref().map(|guard| match on_return {
         Some(_) => quote!(let mut __instrument_guard = #guard;),
         None => quote!(let __instrument_guard = #guard;),
     });
     let annotation = function.output.as_ref().map(|ty| quote!(: #ty));
-    let on_return = &plan.on_return;
+    // Awaiting the body through `polled` tells the guard when its own body
+    // is running, so a panic there is told apart from the future being
+    // dropped while something else panics.
+    let awaited = |future: TokenStream| match &plan.guard {
+        Some(_) => {
+            quote!(::instrument_runtime::__private::polled(__instrument_guard.polling(), #future).await)
+        }
+        None => quote!(#future.await),
+    };
+    let on_return = &on_return;
     let block = &function.item.block;
     let body: TokenStream = match (&function.shape, on_return) {
         (Shape::Sync | Shape::Async, None) => quote!({ #statics #labels #guard #block }),
+        (Shape::Sync, Some(on_return)) if function.inline_body => quote! {{
+            #statics #labels #guard
+            let __instrument_ret #annotation = #block;
+            #on_return
+            __instrument_ret
+        }},
         (Shape::Sync, Some(on_return)) => quote! {{
             #statics #labels #guard
             let __instrument_ret #annotation = ::instrument_runtime::__private::call_once(move || #block);
             #on_return
             __instrument_ret
         }},
-        (Shape::Async, Some(on_return)) => quote! {{
-            #statics #labels #guard
-            let __instrument_ret #annotation = async move #block.await;
-            #on_return
-            __instrument_ret
-        }},
+        (Shape::Async, Some(on_return)) => {
+            let body = awaited(quote!(async move #block));
+            quote! {{
+                #statics #labels #guard
+                let __instrument_ret #annotation = #body;
+                #on_return
+                __instrument_ret
+            }}
+        }
         (Shape::ImplFuture, _) => {
             let ret = on_return.as_ref().map(|on_return| {
-                quote!(let __instrument_ret #annotation = __instrument_future.await; #on_return __instrument_ret)
+                let future = awaited(quote!(__instrument_future));
+                quote!(let __instrument_ret #annotation = #future; #on_return __instrument_ret)
             });
             let ret = ret.unwrap_or_else(|| quote!(__instrument_future.await));
             quote! {{
@@ -279,11 +320,12 @@ fn instrument(function: &mut Function, plan: Plan) {
             let inner = ast::async_trait_body_mut(&mut function.item.block)
                 .expect("shape checked by ast::parse");
             let inner_block = &inner.block;
+            let inner_future = awaited(quote!(async move #inner_block));
             let new_block: TokenStream = match on_return {
                 None => quote!({ #statics #labels #guard #inner_block }),
                 Some(on_return) => quote! {{
                     #statics #labels #guard
-                    let __instrument_ret #annotation = async move #inner_block.await;
+                    let __instrument_ret #annotation = #inner_future;
                     #on_return
                     __instrument_ret
                 }},

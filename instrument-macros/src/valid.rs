@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use syn::spanned::Spanned;
-use syn::{Error, Expr, Ident, Lit, LitStr};
+use syn::{Error, Expr, Ident, Lit, LitStr, ReturnType, Type};
 
+use crate::ast::Function;
 use crate::attr::{Arg, Args, CacheArgs, FnArgs, LabelArg, ModelOpArgs, Op, Value};
 
 /// Collected errors.
@@ -182,7 +183,7 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
         ("op", "op = insert|update|delete|select"),
         ("alias", "alias = \"..\""),
         ("vendor", "vendor = \"..\""),
-        ("error_type", "error_type = path::to::fn"),
+        ("error_type", "error_type = path::to::fn or |error: &E| .."),
     ];
     let mut by_key = by_key("model_op", args, &allowed, errors);
     let model = match by_key.remove("model") {
@@ -209,9 +210,19 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
     };
     let alias = by_key.remove("alias").and_then(|arg| lit_str(arg, errors));
     let vendor = by_key.remove("vendor").and_then(|arg| lit_str(arg, errors));
-    let error_type = match by_key.remove("error_type").map(|arg| arg.value) {
-        Some(Value::Expr(expr)) => Some(expr),
-        Some(Value::List(_)) | None => None,
+    let error_type = match by_key.remove("error_type") {
+        Some(Arg {
+            value: Value::Expr(expr),
+            ..
+        }) => Some(expr),
+        Some(Arg { key, .. }) => {
+            errors.push(Error::new(
+                key.span(),
+                "`error_type` takes a function of the error: error_type = path::to::fn or error_type = |error: &E| ..",
+            ));
+            None
+        }
+        None => None,
     };
     Some(ModelOpArgs {
         model: model?,
@@ -247,8 +258,29 @@ fn op(arg: Arg, errors: &mut Errors) -> Option<Op> {
     op
 }
 
-/// `#[cache_lookup]`.
-pub(crate) fn cache_args(args: Args, errors: &mut Errors) -> CacheArgs {
+/// `#[cache_lookup]`. The return type is checked by the type system
+/// (`CacheResult`), except where the signature alone settles it: no return
+/// type, or `!` (which stable Rust cannot name in a bound).
+pub(crate) fn cache_args(
+    args: Args,
+    function: Option<&Function>,
+    errors: &mut Errors,
+) -> CacheArgs {
+    const NEEDS: &str =
+        "`#[cache_lookup]` needs a function returning `Option<T>` or `Result<Option<T>, E>`";
+    if let Some(sig) = function.map(|function| &function.item.sig) {
+        match &sig.output {
+            ReturnType::Default => errors.push(Error::new(
+                sig.ident.span(),
+                format!("{NEEDS}; `{}` returns nothing", sig.ident),
+            )),
+            ReturnType::Type(_, ty) => {
+                if let Type::Never(never) = &**ty {
+                    errors.push(Error::new_spanned(never, format!("{NEEDS}, not `!`")));
+                }
+            }
+        }
+    }
     let mut by_key = by_key(
         "cache_lookup",
         args,

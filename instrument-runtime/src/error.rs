@@ -2,10 +2,9 @@ use std::fmt;
 
 /// Why [`install`](crate::install) or [`Builder::install`](crate::Builder::install) failed.
 ///
-/// Every variant names the setting or resource at fault; nothing is left
-/// half-installed when one is returned, except [`Error::Listen`], which is
-/// reported after the recorder is in place (metrics keep working, only the
-/// standalone listener is missing).
+/// Every variant names the setting or resource at fault. Nothing is
+/// installed when one is returned: the listener is bound before the
+/// recorder is installed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

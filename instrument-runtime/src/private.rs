@@ -8,6 +8,9 @@
 //! A call made before `install()` records nothing and leaves the site
 //! untouched, so later calls are counted.
 
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use metrics::{Counter, Histogram, Label};
@@ -81,8 +84,11 @@ pub enum Outcome {
 impl Outcome {
     const LABELS: [&'static str; 4] = ["ok", "error", "panic", "cancelled"];
 
-    fn unfinished() -> Outcome {
-        if std::thread::panicking() {
+    /// The outcome of a call whose guard is dropped before it returned:
+    /// a panic if one is unwinding through the call's own code, otherwise
+    /// a cancellation (including a future dropped while a sibling panics).
+    fn unfinished(polling: &AtomicBool) -> Outcome {
+        if polling.load(Ordering::Relaxed) && std::thread::panicking() {
             Outcome::Panic
         } else {
             Outcome::Cancelled
@@ -248,6 +254,7 @@ pub struct CountGuard<'a> {
     site: &'static Counted,
     labels: &'a [SharedString],
     outcome: Option<Outcome>,
+    polling: AtomicBool,
 }
 
 impl<'a> CountGuard<'a> {
@@ -258,7 +265,14 @@ impl<'a> CountGuard<'a> {
             site,
             labels,
             outcome: None,
+            polling: AtomicBool::new(true),
         }
+    }
+
+    /// Set while the body runs; see [`polled`].
+    #[inline]
+    pub fn polling(&self) -> &AtomicBool {
+        &self.polling
     }
 
     /// The call returned; `outcome` comes from the return value's probe.
@@ -275,7 +289,9 @@ impl<'a> CountGuard<'a> {
 impl Drop for CountGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        let outcome = self.outcome.unwrap_or_else(Outcome::unfinished);
+        let outcome = self
+            .outcome
+            .unwrap_or_else(|| Outcome::unfinished(&self.polling));
         self.site.record(outcome, self.labels);
     }
 }
@@ -492,6 +508,7 @@ pub struct DbGuard {
     handles: Option<&'static DbHandles>,
     start: Instant,
     outcome: Option<Result<(), SharedString>>,
+    polling: AtomicBool,
 }
 
 impl DbGuard {
@@ -506,7 +523,14 @@ impl DbGuard {
             handles,
             start: Instant::now(),
             outcome: None,
+            polling: AtomicBool::new(true),
         }
+    }
+
+    /// Set while the body runs; see [`polled`].
+    #[inline]
+    pub fn polling(&self) -> &AtomicBool {
+        &self.polling
     }
 
     /// The call returned; `Err` carries the error's type label.
@@ -528,8 +552,11 @@ impl Drop for DbGuard {
                 }
             }
             Some(Err(error_type)) => handles.error(error_type),
-            None if std::thread::panicking() => handles.error(SharedString::const_str("panic")),
-            None => {}
+            None => {
+                if Outcome::unfinished(&self.polling) == Outcome::Panic {
+                    handles.error(SharedString::const_str("panic"));
+                }
+            }
         }
     }
 }
@@ -618,6 +645,21 @@ impl<T, E> CacheResult for Result<Option<T>, E> {
             Err(_) => Lookup::Failed,
         }
     }
+}
+
+/// Await `future` with `polling` set exactly while it is being polled, so a
+/// guard dropped during unwinding can tell a panic in its own body (flag
+/// set) from being dropped, unfinished, while something else panics.
+#[inline]
+pub async fn polled<F: Future>(polling: &AtomicBool, future: F) -> F::Output {
+    let mut future = pin!(future);
+    std::future::poll_fn(|cx| {
+        polling.store(true, Ordering::Relaxed);
+        let poll = future.as_mut().poll(cx);
+        polling.store(false, Ordering::Relaxed);
+        poll
+    })
+    .await
 }
 
 /// Call `f` once. Passing the body as an `FnOnce` (rather than calling a

@@ -82,9 +82,18 @@ impl Builder {
         self
     }
 
-    /// A label added to every series, e.g. the service or region.
+    /// A label added to every series, e.g. the service or region. Setting
+    /// the same name again replaces its value. A label of the series itself
+    /// wins over a global label of the same name.
     pub fn global_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.global_labels.push((name.into(), value.into()));
+        let (name, value) = (name.into(), value.into());
+        // One entry per name: counters (the exporter's map) and histograms
+        // (rendered from this list) must agree, and a label twice in a
+        // series makes Prometheus reject the whole scrape.
+        match self.global_labels.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.global_labels.push((name, value)),
+        }
         self
     }
 
@@ -141,6 +150,12 @@ impl Builder {
                 return invalid(
                     "global_label",
                     format!("{name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"),
+                );
+            }
+            if name == "le" {
+                return invalid(
+                    "global_label",
+                    "\"le\" is the bucket label of every histogram; choose another name".to_owned(),
                 );
             }
         }

@@ -1,0 +1,104 @@
+//! Invalid settings are rejected by `Builder::install` with
+//! `Error::InvalidSetting` naming the builder method, and leave nothing
+//! installed. Nothing in this file installs successfully (the settings
+//! that do install have a file each: `settings_*.rs`).
+
+use instrument_runtime::{Builder, Error};
+
+/// Install `builder`, expect `InvalidSetting` for `setting`, and return its
+/// reason.
+#[track_caller]
+fn rejected(builder: Builder, setting: &str) -> String {
+    match builder.install() {
+        Err(Error::InvalidSetting {
+            setting: named,
+            reason,
+        }) => {
+            assert_eq!(named, setting, "reason: {reason}");
+            assert!(
+                instrument_runtime::installed().is_none(),
+                "a rejected setting installed something"
+            );
+            reason
+        }
+        other => panic!("expected InvalidSetting {{ setting: {setting:?} }}, got {other:?}"),
+    }
+}
+
+#[test]
+fn namespace_must_be_a_metric_name_prefix() {
+    for namespace in ["1django", "dj-ango", "dj ango", "djangö", "a.b"] {
+        let reason = rejected(Builder::new().namespace(namespace), "namespace");
+        assert!(reason.contains(&format!("{namespace:?}")), "{reason}");
+    }
+}
+
+#[test]
+fn buckets_must_be_finite_strictly_increasing_and_not_empty() {
+    let reason = rejected(Builder::new().buckets(&[]), "buckets");
+    assert_eq!(reason, "at least one bucket bound is needed");
+    let reason = rejected(Builder::new().buckets(&[0.1, f64::NAN]), "buckets");
+    assert!(reason.contains("NaN is not a finite number"), "{reason}");
+    let reason = rejected(Builder::new().buckets(&[0.1, f64::INFINITY]), "buckets");
+    assert!(reason.contains("inf is not a finite number"), "{reason}");
+    let reason = rejected(Builder::new().buckets(&[0.5, 0.1]), "buckets");
+    assert!(reason.contains("not strictly increasing"), "{reason}");
+    rejected(Builder::new().buckets(&[0.1, 0.1]), "buckets");
+}
+
+#[test]
+fn family_buckets_need_a_metric_name_and_valid_bounds() {
+    let reason = rejected(
+        Builder::new().family_buckets("db latency", &[1.0]),
+        "family_buckets",
+    );
+    assert!(reason.contains("\"db latency\""), "{reason}");
+    rejected(
+        Builder::new().family_buckets("db_execute_latency_seconds", &[]),
+        "family_buckets",
+    );
+    rejected(
+        Builder::new().family_buckets("db_execute_latency_seconds", &[2.0, 1.0]),
+        "family_buckets",
+    );
+    rejected(
+        Builder::new().family_buckets("db_execute_latency_seconds", &[f64::NEG_INFINITY]),
+        "family_buckets",
+    );
+}
+
+#[test]
+fn global_label_names_follow_prometheus_rules() {
+    for name in ["__name__", "__x", "1abc", "a-b", "", "é"] {
+        let reason = rejected(Builder::new().global_label(name, "x"), "global_label");
+        assert!(reason.contains(&format!("{name:?}")), "{reason}");
+    }
+    // `le` would appear twice in every histogram bucket.
+    let reason = rejected(Builder::new().global_label("le", "x"), "global_label");
+    assert!(reason.contains("\"le\""), "{reason}");
+}
+
+#[test]
+fn first_invalid_setting_is_reported_and_displayed() {
+    let builder = Builder::new()
+        .namespace("bad-namespace")
+        .buckets(&[])
+        .global_label("__x", "y");
+    let error = builder.install().expect_err("invalid");
+    assert!(
+        matches!(
+            error,
+            Error::InvalidSetting {
+                setting: "namespace",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "invalid setting `namespace`: \"bad-namespace\" is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+    );
+    assert!(std::error::Error::source(&error).is_none());
+    assert!(instrument_runtime::installed().is_none());
+}

@@ -1,0 +1,10 @@
+use instrument_runtime::counted;
+
+#[counted(name = "api_requests_total", labels(endpoint = route))]
+fn handler(endpoint: &str) -> usize {
+    endpoint.len()
+}
+
+fn main() {
+    assert_eq!(handler("/users"), 6);
+}
