@@ -2,7 +2,7 @@
 //! signatures here change without notice.
 //!
 //! Every annotated function owns one `static` site. The site registers itself
-//! in [`SITES`] at link time, so `install()` can describe its families and
+//! in `SITES` at link time, so `install()` can describe its families and
 //! create its statically known series (at 0) before the first call. After
 //! that the site holds resolved handles, and a call does only atomic work.
 //! A call made before `install()` records nothing and leaves the site
