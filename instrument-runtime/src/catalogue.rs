@@ -7,6 +7,17 @@ pub const DEFAULT_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0,
 ];
 
+/// django-prometheus's body-size buckets: 0 and the powers of two up to 2^29.
+pub(crate) const BYTES_BUCKETS: [f64; 31] = {
+    let mut buckets = [0.0; 31];
+    let mut i = 1;
+    while i < 31 {
+        buckets[i] = (1u64 << (i - 1)) as f64;
+        i += 1;
+    }
+    buckets
+};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Counter,
@@ -30,6 +41,14 @@ macro_rules! families {
 }
 
 families! {
+    HTTP_REQUESTS = "http_requests_total", Counter,
+        "Total count of HTTP requests, by method and view.";
+    HTTP_RESPONSES = "http_responses_total_by_status", Counter,
+        "Count of HTTP responses by status, method and view.";
+    HTTP_LATENCY = "http_requests_latency_seconds", Histogram,
+        "Histogram of request latency in seconds, by method and view.";
+    HTTP_EXCEPTIONS = "http_exceptions_total", Counter,
+        "Count of exceptions raised during requests (handler panics, inner service errors), by type and view.";
     FUNCTION_CALLS = "function_calls_total", Counter,
         "Calls of functions annotated with #[counted], by outcome.";
     FUNCTION_DURATION = "function_calls_duration_seconds", Histogram,
@@ -52,7 +71,81 @@ families! {
         "Model delete operations that succeeded.";
 }
 
+/// The families django-prometheus 2.5.0 exports under names of its own,
+/// added by [`Builder::django_compat`](crate::Builder::django_compat). Names,
+/// help texts and types are the package's.
+pub(crate) mod compat {
+    use super::{Family, Kind};
+
+    macro_rules! compat_families {
+        ($($ident:ident = $name:literal, $kind:ident, $help:literal;)*) => {
+            $(pub(crate) const $ident: Family = Family { name: $name, kind: Kind::$kind, help: $help };)*
+            /// Every compatibility family.
+            pub(crate) const ALL: &[Family] = &[$($ident),*];
+        };
+    }
+
+    compat_families! {
+        REQUESTS_BEFORE = "http_requests_before_middlewares_total", Counter,
+            "Total count of requests before middlewares run.";
+        RESPONSES_BEFORE = "http_responses_before_middlewares_total", Counter,
+            "Total count of responses before middlewares run.";
+        LATENCY_INCLUDING = "http_requests_latency_including_middlewares_seconds", Histogram,
+            "Histogram of requests processing time (including middleware processing time).";
+        UNKNOWN_LATENCY_INCLUDING = "http_requests_unknown_latency_including_middlewares_total", Counter,
+            "Count of requests for which the latency was unknown (when computing django_http_requests_latency_including_middlewares_seconds).";
+        LATENCY_BY_VIEW_METHOD = "http_requests_latency_seconds_by_view_method", Histogram,
+            "Histogram of request processing time labelled by view.";
+        UNKNOWN_LATENCY = "http_requests_unknown_latency_total", Counter,
+            "Count of requests for which the latency was unknown.";
+        AJAX_REQUESTS = "http_ajax_requests_total", Counter,
+            "Count of AJAX requests.";
+        REQUESTS_BY_METHOD = "http_requests_total_by_method_total", Counter,
+            "Count of requests by method.";
+        REQUESTS_BY_TRANSPORT = "http_requests_total_by_transport_total", Counter,
+            "Count of requests by transport.";
+        REQUESTS_BY_VIEW_TRANSPORT_METHOD = "http_requests_total_by_view_transport_method_total", Counter,
+            "Count of requests by view, transport, method.";
+        REQUEST_BODY_BYTES = "http_requests_body_total_bytes", Histogram,
+            "Histogram of requests by body size.";
+        RESPONSES_BY_TEMPLATENAME = "http_responses_total_by_templatename_total", Counter,
+            "Count of responses by template name.";
+        RESPONSES_BY_STATUS = "http_responses_total_by_status_total", Counter,
+            "Count of responses by status.";
+        RESPONSES_BY_STATUS_VIEW_METHOD = "http_responses_total_by_status_view_method_total", Counter,
+            "Count of responses by status, view, method.";
+        RESPONSE_BODY_BYTES = "http_responses_body_total_bytes", Histogram,
+            "Histogram of responses by body size.";
+        RESPONSES_BY_CHARSET = "http_responses_total_by_charset_total", Counter,
+            "Count of responses by charset.";
+        RESPONSES_STREAMING = "http_responses_streaming_total", Counter,
+            "Count of streaming responses.";
+        EXCEPTIONS_BY_TYPE = "http_exceptions_total_by_type_total", Counter,
+            "Count of exceptions by object type.";
+        EXCEPTIONS_BY_VIEW = "http_exceptions_total_by_view_total", Counter,
+            "Count of exceptions by view.";
+        DB_NEW_CONNECTIONS = "db_new_connections_total", Counter,
+            "Counter of created connections by database and by vendor.";
+        DB_NEW_CONNECTION_ERRORS = "db_new_connection_errors_total", Counter,
+            "Counter of connection failures by database and by vendor.";
+        DB_EXECUTE_MANY = "db_execute_many_total", Counter,
+            "Counter of executed statements in bulk operations by database and by vendor.";
+        DB_QUERY_DURATION = "db_query_duration_seconds", Histogram,
+            "Histogram of query duration by database and vendor.";
+        CACHE_GET = "cache_get_total", Counter,
+            "Total get requests on cache";
+        CACHE_GET_HITS = "cache_get_hits_total", Counter,
+            "Total hits on cache";
+        CACHE_GET_MISSES = "cache_get_misses_total", Counter,
+            "Total misses on cache";
+        CACHE_GET_FAIL = "cache_get_fail_total", Counter,
+            "Total get request failures by cache";
+    }
+}
+
 /// Is `name` a built-in family name (without namespace)?
 pub(crate) fn is_builtin(name: &str) -> bool {
-    ALL.iter().any(|family| family.name == name)
+    ALL.iter()
+        .chain(compat::ALL)
+        .any(|family| family.name == name)
 }

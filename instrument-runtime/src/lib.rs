@@ -47,6 +47,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod catalogue;
+pub mod db;
 #[cfg(feature = "axum")]
 mod endpoint;
 mod error;

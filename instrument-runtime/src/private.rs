@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Histogram, Label};
 
-use crate::catalogue::{self, Kind};
+use crate::catalogue::{self, Family, Kind};
 use crate::runtime::{self, Runtime};
 
 pub use linkme;
@@ -417,6 +417,8 @@ pub struct ModelOp {
 struct DbHandles {
     execute: Counter,
     latency: Histogram,
+    /// django-prometheus's `db_query_duration_seconds`, with the profile on.
+    query_duration: Option<Histogram>,
     model: Option<Counter>,
     errors: String,
     alias: SharedString,
@@ -466,9 +468,15 @@ impl ModelOp {
                 model = Some(counter);
             }
         }
+        let query_duration = rt.django_compat.then(|| {
+            crate::db::register_connection_counters(rt, &alias, &vendor);
+            let family = rt.builtin(&catalogue::compat::DB_QUERY_DURATION);
+            rt.histogram(family, db_labels())
+        });
         DbHandles {
             execute: rt.counter(rt.builtin(&catalogue::DB_EXECUTE), db_labels()),
             latency: rt.histogram(rt.builtin(&catalogue::DB_EXECUTE_LATENCY), db_labels()),
+            query_duration,
             model,
             errors: rt.builtin(&catalogue::DB_ERRORS),
             alias,
@@ -544,7 +552,11 @@ impl Drop for DbGuard {
     #[inline]
     fn drop(&mut self) {
         let Some(handles) = self.handles else { return };
-        handles.latency.record(self.start.elapsed().as_secs_f64());
+        let seconds = self.start.elapsed().as_secs_f64();
+        handles.latency.record(seconds);
+        if let Some(query_duration) = &handles.query_duration {
+            query_duration.record(seconds);
+        }
         match self.outcome.take() {
             Some(Ok(())) => {
                 if let Some(model) = &handles.model {
@@ -566,7 +578,15 @@ impl Drop for DbGuard {
 /// The site of a `#[cache_lookup]` function.
 pub struct CacheLookup {
     backend: &'static str,
-    handles: OnceLock<[Counter; 2]>,
+    handles: OnceLock<CacheHandles>,
+}
+
+struct CacheHandles {
+    hits: Counter,
+    misses: Counter,
+    /// django-prometheus's `cache_get_total`, `_hits_total`, `_misses_total`
+    /// and `_fail_total`, with the profile on.
+    compat: Option<[Counter; 4]>,
 }
 
 impl CacheLookup {
@@ -578,22 +598,39 @@ impl CacheLookup {
         }
     }
 
-    fn resolve(&self, rt: &Runtime) -> [Counter; 2] {
-        let labels = || vec![Label::from_static_parts("backend", self.backend)];
-        [
-            rt.counter(rt.builtin(&catalogue::CACHE_HITS), labels()),
-            rt.counter(rt.builtin(&catalogue::CACHE_MISSES), labels()),
-        ]
+    fn resolve(&self, rt: &Runtime) -> CacheHandles {
+        let counter = |family: &Family| {
+            let labels = vec![Label::from_static_parts("backend", self.backend)];
+            rt.counter(rt.builtin(family), labels)
+        };
+        let compat = rt.django_compat.then(|| {
+            use catalogue::compat::{CACHE_GET, CACHE_GET_FAIL, CACHE_GET_HITS, CACHE_GET_MISSES};
+            [CACHE_GET, CACHE_GET_HITS, CACHE_GET_MISSES, CACHE_GET_FAIL].map(|f| counter(&f))
+        });
+        CacheHandles {
+            hits: counter(&catalogue::CACHE_HITS),
+            misses: counter(&catalogue::CACHE_MISSES),
+            compat,
+        }
     }
 
     /// Count one lookup.
     #[inline]
     pub fn record(&'static self, outcome: Lookup) {
-        if let Some([hits, misses]) = resolve(&self.handles, |rt| self.resolve(rt)) {
+        let Some(handles) = resolve(&self.handles, |rt| self.resolve(rt)) else {
+            return;
+        };
+        match outcome {
+            Lookup::Hit => handles.hits.increment(1),
+            Lookup::Miss => handles.misses.increment(1),
+            Lookup::Failed => {}
+        }
+        if let Some([gets, hits, misses, fails]) = &handles.compat {
+            gets.increment(1);
             match outcome {
                 Lookup::Hit => hits.increment(1),
                 Lookup::Miss => misses.increment(1),
-                Lookup::Failed => {}
+                Lookup::Failed => fails.increment(1),
             }
         }
     }

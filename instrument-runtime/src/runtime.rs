@@ -1,7 +1,8 @@
 //! The installed state: the Prometheus recorder, the resolved settings, and
 //! the registration of every annotated call site.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, SharedString};
@@ -21,8 +22,13 @@ pub(crate) struct Runtime {
     namespace: String,
     pub(crate) db_alias: SharedString,
     pub(crate) db_vendor: SharedString,
-    described: Mutex<BTreeSet<String>>,
+    /// Record django-prometheus's own families too.
+    pub(crate) django_compat: bool,
+    described: Described,
 }
+
+/// Every family described so far: name -> (type, HELP text).
+type Described = Arc<Mutex<BTreeMap<String, (Kind, &'static str)>>>;
 
 /// The installed metrics: renders the exposition that `/metrics/` serves.
 ///
@@ -31,13 +37,37 @@ pub(crate) struct Runtime {
 pub struct Metrics {
     prometheus: PrometheusHandle,
     histograms: Arc<Histograms>,
+    described: Described,
 }
 
 impl Metrics {
     /// The Prometheus text exposition of every series, as `/metrics/` serves it.
+    ///
+    /// A family that is described but has no series yet (its label values
+    /// come from calls not made so far) is listed with HELP and TYPE only,
+    /// as prometheus_client does.
     pub fn render(&self) -> String {
         let mut page = self.prometheus.render();
         self.histograms.render(&mut page);
+        let rendered: BTreeSet<&str> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next())
+            .collect();
+        let described = self.described.lock().unwrap_or_else(|e| e.into_inner());
+        let missing: Vec<_> = described
+            .iter()
+            .filter(|(name, _)| !rendered.contains(name.as_str()))
+            .collect();
+        let mut tail = String::new();
+        for (name, (kind, help)) in missing {
+            let kind = match kind {
+                Kind::Counter => "counter",
+                Kind::Histogram => "histogram",
+            };
+            let help = crate::histogram::escape(help, false);
+            let _ = writeln!(tail, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        }
+        page.push_str(&tail);
         page
     }
 }
@@ -73,10 +103,18 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
         builder = builder.add_global_label(name, value);
     }
     let prometheus = builder.build_recorder();
-    let family_buckets = settings
-        .family_buckets
-        .iter()
-        .map(|(family, buckets)| (full_name(family), buckets.clone()));
+    // The package's body-size buckets, unless the settings name others
+    // (later entries win).
+    let compat_buckets = [
+        &catalogue::compat::REQUEST_BODY_BYTES,
+        &catalogue::compat::RESPONSE_BODY_BYTES,
+    ]
+    .into_iter()
+    .filter(|_| settings.django_compat)
+    .map(|family| (family.name.to_owned(), catalogue::BYTES_BUCKETS.to_vec()));
+    let family_buckets = compat_buckets
+        .chain(settings.family_buckets.iter().cloned())
+        .map(|(family, buckets)| (full_name(&family), buckets));
     let histograms = Arc::new(Histograms::new(
         &settings.buckets,
         family_buckets,
@@ -85,6 +123,7 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
     let metrics = Metrics {
         prometheus: prometheus.handle(),
         histograms: Arc::clone(&histograms),
+        described: Described::default(),
     };
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
@@ -105,10 +144,18 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
         namespace,
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
-        described: Mutex::new(BTreeSet::new()),
+        django_compat: settings.django_compat,
+        described: Arc::clone(&metrics.described),
     };
     if RUNTIME.set(runtime).is_err() {
         return Err(Error::AlreadyInstalled);
+    }
+    let runtime = get().expect("set above");
+    if runtime.django_compat {
+        // The package lists all its families, with HELP and TYPE, from the start.
+        for family in catalogue::compat::ALL {
+            runtime.builtin(family);
+        }
     }
     for site in crate::__private::SITES {
         site.register();
@@ -139,9 +186,10 @@ impl Runtime {
     /// Describe a family once: its HELP and TYPE lines.
     pub(crate) fn describe(&self, name: &str, kind: Kind, help: &'static str) {
         let mut described = self.described.lock().unwrap_or_else(|e| e.into_inner());
-        if !described.insert(name.to_owned()) {
+        if described.contains_key(name) {
             return;
         }
+        described.insert(name.to_owned(), (kind, help));
         let key = KeyName::from(name.to_owned());
         metrics::with_recorder(|recorder| match kind {
             Kind::Counter => recorder.describe_counter(key, None, help.into()),

@@ -35,6 +35,7 @@ pub struct Builder {
     pub(crate) db_alias: String,
     pub(crate) db_vendor: String,
     pub(crate) listen: Option<SocketAddr>,
+    pub(crate) django_compat: bool,
 }
 
 impl Default for Builder {
@@ -47,6 +48,7 @@ impl Default for Builder {
             db_alias: "default".to_owned(),
             db_vendor: "unknown".to_owned(),
             listen: None,
+            django_compat: false,
         }
     }
 }
@@ -115,6 +117,19 @@ impl Builder {
     #[cfg(feature = "axum")]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+
+    /// Also record the families that the django-prometheus 2.5.0 package
+    /// exports under its own names (`http_requests_latency_seconds_by_view_method`,
+    /// `http_responses_total_by_status_view_method_total`,
+    /// `cache_get_hits_total`, `db_query_duration_seconds`, ...), with its
+    /// labels, buckets and counting rules, so that dashboards built for it
+    /// (django-mixin 17617, 17616, 17613) work unchanged. With
+    /// `.namespace("django")` the names are the package's. Off by default:
+    /// none of these families appear.
+    pub fn django_compat(mut self, enabled: bool) -> Self {
+        self.django_compat = enabled;
         self
     }
 

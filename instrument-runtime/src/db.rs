@@ -1,0 +1,72 @@
+//! Hooks for what the macros cannot see: the connections a pool opens.
+//!
+//! django-prometheus counts new database connections
+//! (`db_new_connections_total{alias, vendor}`) and failed attempts
+//! (`db_new_connection_errors_total`). A Rust pool opens connections on its
+//! own, so the application reports them, for example from sqlx's
+//! `after_connect`:
+//!
+//! ```
+//! # fn open() -> Result<(), std::io::Error> { Ok(()) }
+//! instrument_runtime::Builder::new().django_compat(true).db_vendor("sqlite").install().unwrap();
+//! match open() {
+//!     Ok(()) => instrument_runtime::db::connection_opened(),
+//!     Err(_) => instrument_runtime::db::connection_failed(),
+//! }
+//! let page = instrument_runtime::installed().unwrap().render();
+//! assert!(page.contains(r#"db_new_connections_total{alias="default",vendor="sqlite"} 1"#));
+//! ```
+//!
+//! These families belong to the django-prometheus profile
+//! ([`Builder::django_compat`](crate::Builder::django_compat)): without it,
+//! the hooks record nothing.
+
+use metrics::Label;
+
+use crate::catalogue::compat::{DB_NEW_CONNECTIONS, DB_NEW_CONNECTION_ERRORS};
+use crate::catalogue::Family;
+use crate::runtime::{self, Runtime};
+
+/// A connection was opened, on the settings' DB alias and vendor.
+pub fn connection_opened() {
+    count(&DB_NEW_CONNECTIONS, None);
+}
+
+/// Opening a connection failed, on the settings' DB alias and vendor.
+pub fn connection_failed() {
+    count(&DB_NEW_CONNECTION_ERRORS, None);
+}
+
+/// A connection was opened on `alias` (a database of `vendor`).
+pub fn connection_opened_on(alias: &str, vendor: &str) {
+    count(&DB_NEW_CONNECTIONS, Some((alias, vendor)));
+}
+
+/// Opening a connection on `alias` (a database of `vendor`) failed.
+pub fn connection_failed_on(alias: &str, vendor: &str) {
+    count(&DB_NEW_CONNECTION_ERRORS, Some((alias, vendor)));
+}
+
+fn count(family: &Family, database: Option<(&str, &str)>) {
+    let Some(rt) = runtime::get().filter(|rt| rt.django_compat) else {
+        return;
+    };
+    let (alias, vendor) = match database {
+        Some((alias, vendor)) => (alias.to_owned().into(), vendor.to_owned().into()),
+        None => (rt.db_alias.clone(), rt.db_vendor.clone()),
+    };
+    let labels = vec![Label::new("alias", alias), Label::new("vendor", vendor)];
+    rt.counter(rt.builtin(family), labels).increment(1);
+}
+
+/// Create both connection counters at 0 for a database the program uses.
+pub(crate) fn register_connection_counters(rt: &Runtime, alias: &str, vendor: &str) {
+    for family in [&DB_NEW_CONNECTIONS, &DB_NEW_CONNECTION_ERRORS] {
+        let labels = vec![
+            Label::new("alias", alias.to_owned()),
+            Label::new("vendor", vendor.to_owned()),
+        ];
+        // Registering creates the series at 0.
+        let _ = rt.counter(rt.builtin(family), labels);
+    }
+}
