@@ -268,3 +268,29 @@ fn installed_returns_the_same_metrics() {
     assert_eq!(second.count("function_calls_total", &labels), 1);
     assert_eq!(format!("{again:?}"), "Metrics { .. }");
 }
+
+#[test]
+fn without_the_django_profile_none_of_its_families_appear() {
+    let page = scrape();
+    for family in [
+        "db_query_duration_seconds",
+        "db_new_connections_total",
+        "db_new_connection_errors_total",
+        "db_execute_many_total",
+        "cache_get_total",
+        "cache_get_hits_total",
+        "cache_get_misses_total",
+        "cache_get_fail_total",
+        "http_requests_latency_seconds_by_view_method",
+        "http_responses_total_by_status_view_method_total",
+        "http_requests_before_middlewares_total",
+    ] {
+        assert!(
+            !page.has_family(family),
+            "{family} on the page:\n{}",
+            page.text
+        );
+    }
+    instrument_runtime::db::connection_opened();
+    assert!(!scrape().has_family("db_new_connections_total"));
+}
