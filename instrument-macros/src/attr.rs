@@ -130,6 +130,8 @@ pub(crate) struct ModelOpArgs {
     pub(crate) alias: Option<LitStr>,
     pub(crate) vendor: Option<LitStr>,
     pub(crate) error_type: Option<Expr>,
+    /// The number of statements of a bulk execution, evaluated before the body.
+    pub(crate) many: Option<Expr>,
 }
 
 /// The arguments of `#[cache_lookup]`.

@@ -87,6 +87,13 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
         };
         let alias = option(args.alias.as_ref());
         let vendor = option(args.vendor.as_ref());
+        let bulk = args.many.is_some();
+        let statements = match &args.many {
+            Some(many) => {
+                quote_spanned!(many.span()=> ::instrument_runtime::__private::statements(#many))
+            }
+            None => quote!(1),
+        };
         let outcome = match &args.error_type {
             None => probe(),
             // Passed to `Option::map` rather than called in place: a closure
@@ -113,11 +120,13 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
                     ::instrument_runtime::__private::Op::#op,
                     #alias,
                     #vendor,
+                    #bulk,
                 )),
             ),
             labels: None,
             guard: Some(quote!(::instrument_runtime::__private::DbGuard::new(
-                &__INSTRUMENT_SITE
+                &__INSTRUMENT_SITE,
+                #statements,
             ))),
             on_return: Some(quote!(__instrument_guard.returned(#outcome);)),
         }

@@ -184,6 +184,7 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
         ("alias", "alias = \"..\""),
         ("vendor", "vendor = \"..\""),
         ("error_type", "error_type = path::to::fn or |error: &E| .."),
+        ("many", "many = <number of statements>"),
     ];
     let mut by_key = by_key("model_op", args, &allowed, errors);
     let model = match by_key.remove("model") {
@@ -224,12 +225,27 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
         }
         None => None,
     };
+    let many = match by_key.remove("many") {
+        Some(Arg {
+            value: Value::Expr(expr),
+            ..
+        }) => Some(expr),
+        Some(Arg { key, .. }) => {
+            errors.push(Error::new(
+                key.span(),
+                "`many` takes the number of statements of a bulk execution: many = rows.len()",
+            ));
+            None
+        }
+        None => None,
+    };
     Some(ModelOpArgs {
         model: model?,
         op: op?,
         alias,
         vendor,
         error_type,
+        many,
     })
 }
 

@@ -1,11 +1,16 @@
 //! `/metrics/` for axum: a router to merge into the application's, and the
-//! optional standalone listener.
+//! optional standalone listener, both behind the same protection.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
+use axum::extract::Request;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::auth::{Access, Denied};
 use crate::Metrics;
 
 /// The content type of the Prometheus text exposition format.
@@ -13,14 +18,74 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The axum handler that serves the exposition of the installed metrics.
 ///
+/// It applies the protection settings ([`Builder::bearer_token`],
+/// [`Builder::basic_auth`], [`Builder::allow_network`]): a client outside
+/// the allow-list gets 403, one without valid credentials 401 with a
+/// `WWW-Authenticate` header, and neither gets any metric data. The
+/// allow-list needs the client's address, which axum hands over when the
+/// application is served with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (or, in tests, with
+/// the `MockConnectInfo` layer); without it the handler cannot check the
+/// address and answers 403.
+///
 /// Rendering runs on tokio's blocking pool, so a large page does not hold up
 /// request handling. Before [`install`](crate::install) it answers 503.
-pub async fn metrics_handler() -> Response {
-    match crate::runtime::installed() {
-        Some(metrics) => render(metrics).await,
-        None => (
+///
+/// [`Builder::bearer_token`]: crate::Builder::bearer_token
+/// [`Builder::basic_auth`]: crate::Builder::basic_auth
+/// [`Builder::allow_network`]: crate::Builder::allow_network
+pub async fn metrics_handler(request: Request) -> Response {
+    let Some(runtime) = crate::runtime::get() else {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             "metrics are not installed: call instrument_runtime::install() at start-up\n",
+        )
+            .into_response();
+    };
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes());
+    match runtime.access.check(peer(&request), authorization) {
+        Ok(()) => render(runtime.metrics.clone()).await,
+        Err(denied) => refuse(denied, &runtime.access),
+    }
+}
+
+/// The client's address, as `axum::serve` passes it with connect info.
+fn peer(request: &Request) -> Option<IpAddr> {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .or_else(|| {
+            extensions
+                .get::<MockConnectInfo<SocketAddr>>()
+                .map(|MockConnectInfo(addr)| addr.ip())
+        })
+}
+
+/// A short text answer, with nothing of the metrics in it.
+fn refuse(denied: Denied, access: &Access) -> Response {
+    match denied {
+        Denied::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, access.challenge())],
+            format!(
+                "401 Unauthorized: /metrics/ needs {} in the Authorization header\n",
+                access.wanted()
+            ),
+        )
+            .into_response(),
+        Denied::Outside(peer) => (
+            StatusCode::FORBIDDEN,
+            format!("403 Forbidden: {peer} is not in the allow-list of /metrics/\n"),
+        )
+            .into_response(),
+        Denied::NoPeer => (
+            StatusCode::FORBIDDEN,
+            "403 Forbidden: /metrics/ has an IP allow-list but cannot see the client's address; \
+             serve the application with `app.into_make_service_with_connect_info::<SocketAddr>()`\n",
         )
             .into_response(),
     }
@@ -33,8 +98,9 @@ async fn render(metrics: Metrics) -> Response {
     }
 }
 
-/// A router answering `GET /metrics` and `GET /metrics/` with the
-/// exposition; merge it into the application's router.
+/// A router answering `GET /metrics` and `GET /metrics/` (and `HEAD`) with
+/// the exposition, through [`metrics_handler`] and its protection; merge it
+/// into the application's router.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -42,6 +108,18 @@ async fn render(metrics: Metrics) -> Response {
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hello" }))
 ///     .merge(instrument_runtime::metrics_router());
+/// ```
+///
+/// With an allow-list ([`Builder::allow_network`](crate::Builder::allow_network)),
+/// serve the application with the client's address:
+///
+/// ```no_run
+/// # async fn serve(app: axum::Router) -> std::io::Result<()> {
+/// use std::net::SocketAddr;
+///
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8000").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+/// # }
 /// ```
 pub fn metrics_router<S>() -> Router<S>
 where
@@ -54,7 +132,8 @@ where
 
 /// Serve `/metrics` and `/metrics/` (and 404 for everything else) on a
 /// thread of its own, so it works whether or not the application runs tokio.
-pub(crate) fn serve_standalone(listener: std::net::TcpListener, metrics: Metrics) {
+/// It passes each client's address, for the allow-list.
+pub(crate) fn serve_standalone(listener: std::net::TcpListener) {
     let serve = move || -> std::io::Result<()> {
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,10 +141,7 @@ pub(crate) fn serve_standalone(listener: std::net::TcpListener, metrics: Metrics
             .build()?;
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            let page = move || render(metrics.clone());
-            let app = Router::new()
-                .route("/metrics", get(page.clone()))
-                .route("/metrics/", get(page));
+            let app = metrics_router::<()>().into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app).await
         })
     };

@@ -3,15 +3,18 @@ use std::fmt;
 /// Why [`install`](crate::install) or [`Builder::install`](crate::Builder::install) failed.
 ///
 /// Every variant names the setting or resource at fault. Nothing is
-/// installed when one is returned: the listener is bound before the
-/// recorder is installed.
+/// installed when one is returned: the settings are checked, the
+/// `/metrics/` credentials read and the listener bound before the recorder
+/// is installed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// A metrics recorder is already installed: `install()` was called
     /// twice, or another crate installed a recorder for the `metrics` facade.
     AlreadyInstalled,
-    /// A setting has a value that cannot be used.
+    /// A setting has a value that cannot be used, or a credential that
+    /// [`Secret`](crate::Secret) names cannot be read. The reason names the
+    /// variable, file or entry at fault, never a secret's value.
     InvalidSetting {
         /// The builder method that received the value, e.g. `"namespace"`.
         setting: &'static str,

@@ -46,12 +46,15 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod auth;
 mod catalogue;
 pub mod db;
 #[cfg(feature = "axum")]
 mod endpoint;
 mod error;
 mod histogram;
+#[cfg(feature = "axum")]
+mod layer;
 mod runtime;
 mod settings;
 
@@ -59,10 +62,13 @@ mod settings;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use crate::auth::Secret;
 pub use crate::catalogue::DEFAULT_BUCKETS;
 #[cfg(feature = "axum")]
 pub use crate::endpoint::{metrics_handler, metrics_router, CONTENT_TYPE};
 pub use crate::error::Error;
+#[cfg(feature = "axum")]
+pub use crate::layer::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};
 pub use crate::runtime::{installed, Metrics};
 pub use crate::settings::Builder;
 
@@ -204,6 +210,11 @@ pub use instrument_macros::timed;
 ///   [`Builder::db_vendor`] for this function.
 /// - `error_type = path`: a function (or closure) from `&E` to a
 ///   `Display` value, used as the `type` label instead of the type name.
+/// - `many = expr`: a bulk execution of `expr` statements (an integer,
+///   evaluated from the arguments before the body runs). Each statement
+///   counts in `db_execute_total` (and the profile's
+///   `db_execute_many_total`) and, on success, in the model counter; the
+///   latency is observed once.
 ///
 /// ```
 /// use instrument_runtime::model_op;

@@ -411,6 +411,8 @@ pub struct ModelOp {
     op: Op,
     alias: Option<&'static str>,
     vendor: Option<&'static str>,
+    /// A bulk execution (`many = ..`), counted in `db_execute_many_total` too.
+    bulk: bool,
     handles: OnceLock<DbHandles>,
 }
 
@@ -419,6 +421,9 @@ struct DbHandles {
     latency: Histogram,
     /// django-prometheus's `db_query_duration_seconds`, with the profile on.
     query_duration: Option<Histogram>,
+    /// django-prometheus's `db_execute_many_total`, for a bulk site with the
+    /// profile on.
+    execute_many: Option<Counter>,
     model: Option<Counter>,
     errors: String,
     alias: SharedString,
@@ -426,18 +431,21 @@ struct DbHandles {
 }
 
 impl ModelOp {
-    /// A site for `model`'s `op`; `alias`/`vendor` override the settings.
+    /// A site for `model`'s `op`; `alias`/`vendor` override the settings;
+    /// `bulk` for `many = ..`.
     pub const fn new(
         model: &'static str,
         op: Op,
         alias: Option<&'static str>,
         vendor: Option<&'static str>,
+        bulk: bool,
     ) -> Self {
         ModelOp {
             model,
             op,
             alias,
             vendor,
+            bulk,
             handles: OnceLock::new(),
         }
     }
@@ -473,8 +481,13 @@ impl ModelOp {
             let family = rt.builtin(&catalogue::compat::DB_QUERY_DURATION);
             rt.histogram(family, db_labels())
         });
+        let execute_many = (rt.django_compat && self.bulk).then(|| {
+            let family = rt.builtin(&catalogue::compat::DB_EXECUTE_MANY);
+            rt.counter(family, db_labels())
+        });
         DbHandles {
             execute: rt.counter(rt.builtin(&catalogue::DB_EXECUTE), db_labels()),
+            execute_many,
             latency: rt.histogram(rt.builtin(&catalogue::DB_EXECUTE_LATENCY), db_labels()),
             query_duration,
             model,
@@ -514,21 +527,29 @@ impl DbHandles {
 /// error or its model operation when dropped.
 pub struct DbGuard {
     handles: Option<&'static DbHandles>,
+    /// Statements executed: 1, or `many = ..` of a bulk execution.
+    statements: u64,
     start: Instant,
     outcome: Option<Result<(), SharedString>>,
     polling: AtomicBool,
 }
 
 impl DbGuard {
-    /// Start an execution: counted now, failed or not.
+    /// Start an execution of `statements` statements: counted now, failed
+    /// or not (a bulk execution counts each statement, as
+    /// django-prometheus's `executemany` does).
     #[inline]
-    pub fn new(site: &'static ModelOp) -> Self {
+    pub fn new(site: &'static ModelOp, statements: u64) -> Self {
         let handles = site.handles();
         if let Some(handles) = handles {
-            handles.execute.increment(1);
+            handles.execute.increment(statements);
+            if let Some(execute_many) = &handles.execute_many {
+                execute_many.increment(statements);
+            }
         }
         DbGuard {
             handles,
+            statements,
             start: Instant::now(),
             outcome: None,
             polling: AtomicBool::new(true),
@@ -560,7 +581,7 @@ impl Drop for DbGuard {
         match self.outcome.take() {
             Some(Ok(())) => {
                 if let Some(model) = &handles.model {
-                    model.increment(1);
+                    model.increment(self.statements);
                 }
             }
             Some(Err(error_type)) => handles.error(error_type),
@@ -682,6 +703,12 @@ impl<T, E> CacheResult for Result<Option<T>, E> {
             Err(_) => Lookup::Failed,
         }
     }
+}
+
+/// The statement count of `many = ..`.
+#[inline]
+pub fn statements(count: impl TryInto<u64>) -> u64 {
+    count.try_into().unwrap_or(0)
 }
 
 /// Await `future` with `polling` set exactly while it is being polled, so a

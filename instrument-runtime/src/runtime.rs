@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::auth::Access;
 use crate::catalogue::{self, Family, Kind};
 use crate::histogram::{Histograms, InstrumentRecorder};
 use crate::{Builder, Error};
@@ -18,13 +19,16 @@ static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 pub(crate) struct Runtime {
-    metrics: Metrics,
+    pub(crate) metrics: Metrics,
     namespace: String,
     pub(crate) db_alias: SharedString,
     pub(crate) db_vendor: SharedString,
     /// Record django-prometheus's own families too.
     pub(crate) django_compat: bool,
     described: Described,
+    /// Who may read `/metrics/`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) access: Access,
 }
 
 /// Every family described so far: name -> (type, HELP text).
@@ -89,7 +93,7 @@ pub fn installed() -> Option<Metrics> {
     get().map(|rt| rt.metrics.clone())
 }
 
-pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
+pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Error> {
     let namespace = settings.namespace.clone();
     let full_name = |family: &str| -> String {
         if catalogue::is_builtin(family) {
@@ -146,6 +150,7 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
         db_vendor: settings.db_vendor.into(),
         django_compat: settings.django_compat,
         described: Arc::clone(&metrics.described),
+        access,
     };
     if RUNTIME.set(runtime).is_err() {
         return Err(Error::AlreadyInstalled);
@@ -162,7 +167,7 @@ pub(crate) fn install(settings: Builder) -> Result<Metrics, Error> {
     }
     #[cfg(feature = "axum")]
     if let Some(listener) = listener {
-        crate::endpoint::serve_standalone(listener, metrics.clone());
+        crate::endpoint::serve_standalone(listener);
     }
     Ok(metrics)
 }

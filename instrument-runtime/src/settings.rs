@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::catalogue::DEFAULT_BUCKETS;
-use crate::Error;
+use crate::{Error, Secret};
 
 /// Settings for [`install`](crate::install), built step by step.
 ///
@@ -34,8 +34,12 @@ pub struct Builder {
     pub(crate) global_labels: Vec<(String, String)>,
     pub(crate) db_alias: String,
     pub(crate) db_vendor: String,
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) listen: Option<SocketAddr>,
     pub(crate) django_compat: bool,
+    pub(crate) bearer_token: Option<Secret>,
+    pub(crate) basic_auth: Option<(String, Secret)>,
+    pub(crate) allow_networks: Vec<String>,
 }
 
 impl Default for Builder {
@@ -49,13 +53,17 @@ impl Default for Builder {
             db_vendor: "unknown".to_owned(),
             listen: None,
             django_compat: false,
+            bearer_token: None,
+            basic_auth: None,
+            allow_networks: Vec::new(),
         }
     }
 }
 
 impl Builder {
     /// The default settings: no namespace, django-prometheus's latency
-    /// buckets, DB alias `default` and vendor `unknown`, no listener.
+    /// buckets, DB alias `default` and vendor `unknown`, no listener, and
+    /// `/metrics/` open to every client.
     pub fn new() -> Self {
         Self::default()
     }
@@ -113,7 +121,9 @@ impl Builder {
     }
 
     /// Also serve `/metrics` and `/metrics/` on a listener of their own, on
-    /// its own thread. Every other path there answers 404.
+    /// its own thread. Every other path there answers 404. The protection
+    /// settings apply here as on the mounted route; the listener passes
+    /// the client's address itself.
     #[cfg(feature = "axum")]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
@@ -133,10 +143,68 @@ impl Builder {
         self
     }
 
+    /// Require `Authorization: Bearer <token>` to read `/metrics/`, on
+    /// the mounted route and the standalone listener alike. With
+    /// [`basic_auth`](Builder::basic_auth) too, either is accepted. A
+    /// request without it, or with another token, gets 401 and no metric
+    /// data. Setting it again replaces the token.
+    ///
+    /// The token is read at install: a variable that is not set, a file
+    /// that cannot be read, or an empty token is an
+    /// [`Error::InvalidSetting`] for `"bearer_token"`, and nothing is
+    /// installed.
+    ///
+    /// ```no_run
+    /// use instrument_runtime::{Builder, Secret};
+    ///
+    /// Builder::new()
+    ///     .bearer_token(Secret::from_file("/run/secrets/metrics_token"))
+    ///     .install()
+    ///     .expect("the token file is readable");
+    /// ```
+    pub fn bearer_token(mut self, token: Secret) -> Self {
+        self.bearer_token = Some(token);
+        self
+    }
+
+    /// Require HTTP basic credentials (`Authorization: Basic ..`) to read
+    /// `/metrics/`; with a [`bearer_token`](Builder::bearer_token) too,
+    /// either is accepted. Setting it again replaces the credentials.
+    ///
+    /// Read at install: an empty username, a username with `:`, or a
+    /// password that cannot be read or is empty is an
+    /// [`Error::InvalidSetting`] for `"basic_auth"`.
+    pub fn basic_auth(mut self, username: impl Into<String>, password: Secret) -> Self {
+        self.basic_auth = Some((username.into(), password));
+        self
+    }
+
+    /// Let only clients from this network read `/metrics/`: a CIDR network
+    /// (`"10.0.0.0/8"`, `"fd00::/8"`) or one address (`"192.168.1.5"`,
+    /// `"::1"`). Call it once per network; a client in any of them passes,
+    /// any other gets 403. Checked before the credentials, when both are
+    /// set. IPv4 networks match IPv4-mapped IPv6 peers (`::ffff:10.1.2.3`)
+    /// too.
+    ///
+    /// The address is the TCP peer's, never a forwarded header (which any
+    /// client can write). On the application's router it comes from axum's
+    /// `ConnectInfo`, so serve the router with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it
+    /// every scrape gets 403.
+    ///
+    /// An entry that does not parse, or has bits set after its prefix
+    /// (`10.1.2.3/8`), is an [`Error::InvalidSetting`] for
+    /// `"allow_network"` at install.
+    pub fn allow_network(mut self, network: impl Into<String>) -> Self {
+        self.allow_networks.push(network.into());
+        self
+    }
+
     /// Install the recorder with these settings. See [`install`](crate::install).
     pub fn install(self) -> Result<crate::Metrics, Error> {
         self.validate()?;
-        crate::runtime::install(self)
+        let access = crate::auth::Access::resolve(&self)?;
+        crate::runtime::install(self, access)
     }
 
     fn validate(&self) -> Result<(), Error> {

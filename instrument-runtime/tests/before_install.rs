@@ -60,7 +60,7 @@ async fn calls_before_install_are_not_recorded_and_later_calls_are() {
     }
     // A future created before install and run after it.
     let straddling = early_async();
-    let response = instrument_runtime::metrics_handler().await;
+    let response = instrument_runtime::metrics_handler(axum::extract::Request::default()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = to_bytes(response.into_body(), 1 << 20).await.expect("body");
     assert!(
@@ -122,6 +122,6 @@ async fn calls_before_install_are_not_recorded_and_later_calls_are() {
     assert_eq!(page.count("cache_misses_total", &backend), 2);
 
     // The endpoint now serves the page.
-    let response = instrument_runtime::metrics_handler().await;
+    let response = instrument_runtime::metrics_handler(axum::extract::Request::default()).await;
     assert_eq!(response.status(), StatusCode::OK);
 }

@@ -98,14 +98,12 @@ fn every_execution_is_one_query_duration_observation() {
 
 #[test]
 fn connection_hooks_count_per_database() {
-    instrument_runtime::db::connection_opened_on("hooks", "mysql");
     page();
     instrument_runtime::db::connection_opened_on("hooks", "mysql");
     instrument_runtime::db::connection_opened_on("hooks", "mysql");
     instrument_runtime::db::connection_failed_on("hooks", "mysql");
     let page = page();
     let hooks = [("alias", "hooks"), ("vendor", "mysql")];
-    // The call before install is not recorded.
     assert_eq!(page.get("django_db_new_connections_total", &hooks), 2.0);
     assert_eq!(
         page.get("django_db_new_connection_errors_total", &hooks),
@@ -184,4 +182,37 @@ fn every_package_family_is_listed_with_help_and_type() {
         );
         assert!(page.help.contains_key(family), "HELP of {family}");
     }
+}
+
+#[model_op(model = "bulk_item", op = insert, alias = "bulk", many = rows.len())]
+fn insert_rows(rows: Vec<u32>) -> Result<usize, String> {
+    if rows.contains(&0) {
+        return Err("zero".into());
+    }
+    Ok(rows.len())
+}
+
+#[test]
+fn a_bulk_execution_counts_every_statement() {
+    let bulk = [("alias", "bulk"), ("vendor", "sqlite")];
+    assert_eq!(page().get("django_db_execute_many_total", &bulk), 0.0);
+    assert_eq!(insert_rows(vec![1, 2, 3]), Ok(3));
+    insert_rows(vec![4, 0]).unwrap_err();
+    let page = page();
+    assert_eq!(page.get("django_db_execute_total", &bulk), 5.0);
+    assert_eq!(page.get("django_db_execute_many_total", &bulk), 5.0);
+    assert_eq!(
+        page.histogram("django_db_query_duration_seconds", &bulk).0,
+        2
+    );
+    assert_eq!(
+        page.get("django_model_inserts_total", &[("model", "bulk_item")]),
+        3.0
+    );
+    let error = [
+        ("alias", "bulk"),
+        ("vendor", "sqlite"),
+        ("type", "alloc::string::String"),
+    ];
+    assert_eq!(page.get("django_db_errors_total", &error), 1.0);
 }

@@ -130,7 +130,7 @@ async fn the_application_routes_are_untouched() {
 #[tokio::test]
 async fn handler_called_directly() {
     common::metrics();
-    let response = instrument_runtime::metrics_handler().await;
+    let response = instrument_runtime::metrics_handler(axum::extract::Request::default()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response

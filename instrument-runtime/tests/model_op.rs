@@ -394,3 +394,28 @@ fn statically_known_series_exist_at_zero() {
         );
     }
 }
+
+#[model_op(model = "many_row", op = update, alias = "many_alias", many = ids.len())]
+fn update_rows(ids: &[u32]) -> Result<(), String> {
+    if ids.is_empty() {
+        Err("nothing to update".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn many_counts_every_statement_of_a_bulk_execution() {
+    common::metrics();
+    update_rows(&[1, 2, 3, 4]).unwrap();
+    update_rows(&[]).unwrap_err();
+    let page = common::scrape();
+    let db = [("alias", "many_alias"), ("vendor", "unknown")];
+    assert_eq!(page.get("db_execute_total", &db), 4.0);
+    assert_eq!(page.histogram("db_execute_latency_seconds", &db).0, 2);
+    assert_eq!(
+        page.get("model_updates_total", &[("model", "many_row")]),
+        4.0
+    );
+    assert!(!page.has_family("db_execute_many_total"));
+}

@@ -329,13 +329,27 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> Response {
 /// `method path` over a plain HTTP/1.1 connection to `addr`, with
 /// `Connection: close`; reads the whole response.
 pub(crate) fn http_request(addr: SocketAddr, method: &str, path: &str) -> Response {
+    http_request_with_headers(addr, method, path, &[])
+}
+
+/// [`http_request`] with extra request headers (`Authorization`, say).
+pub(crate) fn http_request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("read timeout");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{extra}Connection: close\r\n\r\n"
     )
     .expect("write request");
     let mut raw = Vec::new();
