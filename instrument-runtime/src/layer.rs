@@ -63,6 +63,12 @@ fn state() -> Option<&'static State> {
     }
 }
 
+/// Resolve the layer's state at `install()`, so that the profile's
+/// unlabelled series exist at 0 from then on, as the package's do.
+pub(crate) fn register() {
+    state();
+}
+
 #[cold]
 #[inline(never)]
 fn state_cold() -> Option<&'static State> {

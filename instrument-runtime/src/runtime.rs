@@ -162,6 +162,8 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
             runtime.builtin(family);
         }
     }
+    #[cfg(feature = "axum")]
+    crate::layer::register();
     for site in crate::__private::SITES {
         site.register();
     }

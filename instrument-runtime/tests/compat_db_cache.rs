@@ -182,6 +182,24 @@ fn every_package_family_is_listed_with_help_and_type() {
         );
         assert!(page.help.contains_key(family), "HELP of {family}");
     }
+    // The unlabelled HTTP series exist at 0 from install(), with no layer
+    // built in this program.
+    for counter in [
+        "django_http_requests_before_middlewares_total",
+        "django_http_responses_before_middlewares_total",
+        "django_http_requests_unknown_latency_total",
+        "django_http_ajax_requests_total",
+        "django_http_responses_streaming_total",
+    ] {
+        assert_eq!(page.get(counter, &[]), 0.0, "{counter}");
+    }
+    assert_eq!(
+        page.histogram(
+            "django_http_requests_latency_including_middlewares_seconds",
+            &[]
+        ),
+        (0, 0.0)
+    );
 }
 
 #[model_op(model = "bulk_item", op = insert, alias = "bulk", many = rows.len())]
