@@ -4,7 +4,8 @@
 //!
 //! Settings (environment): `BIND` (default `127.0.0.1:8000`), `DATABASE_PATH`
 //! (default `example.db`, created on first start), `SLOW_MS` (default 600),
-//! `CACHE_CAPACITY` (default 1000).
+//! `CACHE_CAPACITY` (default 1000), `DJANGO_COMPAT` (default `false`: `true`
+//! adds django-prometheus's own families, for dashboards built on them).
 
 mod cache;
 mod db;
@@ -33,15 +34,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let database: PathBuf = setting("DATABASE_PATH", PathBuf::from("example.db"))?;
     let slow = Duration::from_millis(setting("SLOW_MS", 600)?);
     let capacity: usize = setting("CACHE_CAPACITY", 1000)?;
+    let django_compat: bool = setting("DJANGO_COMPAT", false)?;
 
     // Namespace `django`, so the documented alert rules and dashboards run unchanged.
     instrument_runtime::Builder::new()
         .namespace("django")
         .db_vendor("sqlite")
+        .django_compat(django_compat)
         .install()?;
 
-    let repo = db::Repository::open(&database)
-        .map_err(|e| format!("opening the database {}: {e}", database.display()))?;
+    let repo = match db::Repository::open(&database) {
+        Ok(repo) => {
+            instrument_runtime::db::connection_opened();
+            repo
+        }
+        Err(e) => {
+            instrument_runtime::db::connection_failed();
+            let message = format!("opening the database {}: {e}", database.display());
+            return Err(message.into());
+        }
+    };
     let state = Arc::new(AppState {
         repo,
         cache: cache::UserCache::new(capacity),

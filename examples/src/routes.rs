@@ -33,6 +33,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/fail", get(fail))
         .route("/slow", get(slow))
         .merge(instrument_runtime::metrics_router())
+        .layer(instrument_runtime::HttpMetricsLayer::new())
         .with_state(state)
 }
 
