@@ -162,8 +162,12 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
             runtime.builtin(family);
         }
     }
+    // The profile's unlabelled HTTP series exist from the start, as the
+    // package's do, whether or not a layer is built yet.
     #[cfg(feature = "axum")]
-    crate::layer::register();
+    if runtime.django_compat {
+        crate::layer::register();
+    }
     for site in crate::__private::SITES {
         site.register();
     }
