@@ -69,6 +69,8 @@ families! {
         "Model update operations that succeeded.";
     MODEL_DELETES = "model_deletes_total", Counter,
         "Model delete operations that succeeded.";
+    CARDINALITY_OVERFLOW = "cardinality_overflow_total", Counter,
+        "Calls whose runtime label values were folded into __overflow__ because their family reached its limit of label sets.";
 }
 
 /// The families django-prometheus 2.5.0 exports under names of its own,

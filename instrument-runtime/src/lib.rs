@@ -47,6 +47,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod auth;
+mod cardinality;
 mod catalogue;
 pub mod db;
 #[cfg(feature = "axum")]
@@ -63,6 +64,7 @@ mod settings;
 pub mod __private;
 
 pub use crate::auth::Secret;
+pub use crate::cardinality::OVERFLOW;
 pub use crate::catalogue::DEFAULT_BUCKETS;
 #[cfg(feature = "axum")]
 pub use crate::endpoint::{metrics_handler, metrics_router, CONTENT_TYPE};

@@ -238,7 +238,10 @@ impl Counted {
                 let labels = self.outcome_labels(Outcome::LABELS[outcome as usize]);
                 rt.counter(name, labels).increment(1);
             }
-            Some(custom) => rt.counter(custom.name, custom.labels(labels)).increment(1),
+            Some(custom) => {
+                let values = rt.cardinality.admit(rt, custom.name, labels.to_vec());
+                rt.counter(custom.name, custom.labels(&values)).increment(1);
+            }
         }
     }
 }
@@ -350,7 +353,8 @@ impl Timed {
     #[inline(never)]
     fn record_cold(&'static self, seconds: f64, labels: &[SharedString]) {
         if let (Some(rt), Some(custom)) = (runtime::get(), &self.custom) {
-            rt.histogram(custom.name, custom.labels(labels))
+            let values = rt.cardinality.admit(rt, custom.name, labels.to_vec());
+            rt.histogram(custom.name, custom.labels(&values))
                 .record(seconds);
         }
     }
@@ -514,10 +518,11 @@ impl DbHandles {
     #[inline(never)]
     fn error(&self, error_type: SharedString) {
         let Some(rt) = runtime::get() else { return };
+        let error_type = rt.cardinality.admit(rt, &self.errors, vec![error_type]);
         let labels = vec![
             Label::new("alias", self.alias.clone()),
             Label::new("vendor", self.vendor.clone()),
-            Label::new("type", error_type),
+            Label::new("type", error_type.into_iter().next().unwrap_or_default()),
         ];
         rt.counter(self.errors.clone(), labels).increment(1);
     }

@@ -9,6 +9,7 @@ use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, SharedSt
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::Access;
+use crate::cardinality::Cardinality;
 use crate::catalogue::{self, Family, Kind};
 use crate::histogram::{Histograms, InstrumentRecorder};
 use crate::{Builder, Error};
@@ -25,6 +26,8 @@ pub(crate) struct Runtime {
     pub(crate) db_vendor: SharedString,
     /// Record django-prometheus's own families too.
     pub(crate) django_compat: bool,
+    /// Limits on the label sets that runtime values create.
+    pub(crate) cardinality: Cardinality,
     described: Described,
     /// Who may read `/metrics/`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
@@ -137,6 +140,9 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
         ),
         None => None,
     };
+    let limits = settings.family_cardinality_limits.iter();
+    let limits = limits.map(|(family, limit)| (full_name(family), *limit));
+    let cardinality = Cardinality::new(settings.cardinality_limit, limits.collect());
     metrics::set_global_recorder(InstrumentRecorder {
         prometheus,
         histograms,
@@ -149,6 +155,7 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
         django_compat: settings.django_compat,
+        cardinality,
         described: Arc::clone(&metrics.described),
         access,
     };

@@ -40,6 +40,8 @@ pub struct Builder {
     pub(crate) bearer_token: Option<Secret>,
     pub(crate) basic_auth: Option<(String, Secret)>,
     pub(crate) allow_networks: Vec<String>,
+    pub(crate) cardinality_limit: usize,
+    pub(crate) family_cardinality_limits: Vec<(String, usize)>,
 }
 
 impl Default for Builder {
@@ -53,6 +55,8 @@ impl Default for Builder {
             db_vendor: "unknown".to_owned(),
             listen: None,
             django_compat: false,
+            cardinality_limit: crate::cardinality::DEFAULT_LIMIT,
+            family_cardinality_limits: Vec::new(),
             bearer_token: None,
             basic_auth: None,
             allow_networks: Vec::new(),
@@ -200,6 +204,23 @@ impl Builder {
         self
     }
 
+    /// The most distinct label sets that runtime values (labels taken from
+    /// arguments, `error_type` values) may create in one family; 1000 by
+    /// default. Past it, new label values are counted under
+    /// `"__overflow__"`, `cardinality_overflow_total{family}` counts the
+    /// folded calls, and a warning is written once per family.
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.cardinality_limit = limit;
+        self
+    }
+
+    /// [`cardinality_limit`](Self::cardinality_limit) for one family, named
+    /// as in [`family_buckets`](Self::family_buckets).
+    pub fn family_cardinality_limit(mut self, family: impl Into<String>, limit: usize) -> Self {
+        self.family_cardinality_limits.push((family.into(), limit));
+        self
+    }
+
     /// Install the recorder with these settings. See [`install`](crate::install).
     pub fn install(self) -> Result<crate::Metrics, Error> {
         self.validate()?;
@@ -219,6 +240,26 @@ impl Builder {
             );
         }
         check_buckets("buckets", &self.buckets)?;
+        if self.cardinality_limit == 0 {
+            return invalid(
+                "cardinality_limit",
+                "the limit must be at least 1".to_owned(),
+            );
+        }
+        for (family, limit) in &self.family_cardinality_limits {
+            if !is_metric_name(family) {
+                return invalid(
+                    "family_cardinality_limit",
+                    format!("{family:?} is not a valid metric name"),
+                );
+            }
+            if *limit == 0 {
+                return invalid(
+                    "family_cardinality_limit",
+                    format!("the limit of {family} must be at least 1"),
+                );
+            }
+        }
         for (family, buckets) in &self.family_buckets {
             if !is_metric_name(family) {
                 return invalid(

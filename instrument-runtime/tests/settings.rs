@@ -102,3 +102,23 @@ fn first_invalid_setting_is_reported_and_displayed() {
     assert!(std::error::Error::source(&error).is_none());
     assert!(instrument_runtime::installed().is_none());
 }
+
+#[test]
+fn cardinality_limits_must_be_positive_and_name_a_family() {
+    let reason = rejected(Builder::new().cardinality_limit(0), "cardinality_limit");
+    assert_eq!(reason, "the limit must be at least 1");
+    let reason = rejected(
+        Builder::new().family_cardinality_limit("user_requests_total", 0),
+        "family_cardinality_limit",
+    );
+    assert_eq!(
+        reason,
+        "the limit of user_requests_total must be at least 1"
+    );
+    let reason = rejected(
+        Builder::new().family_cardinality_limit("9lives", 10),
+        "family_cardinality_limit",
+    );
+    assert_eq!(reason, "\"9lives\" is not a valid metric name");
+    assert!(instrument_runtime::installed().is_none());
+}
