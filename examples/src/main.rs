@@ -29,7 +29,17 @@ where
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("example-service: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bind: SocketAddr = setting("BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?;
     let database: PathBuf = setting("DATABASE_PATH", PathBuf::from("example.db"))?;
     let slow = Duration::from_millis(setting("SLOW_MS", 600)?);
