@@ -624,7 +624,7 @@ impl Compat {
         // layer always knows when a request started.
         let counter = |family| rt.counter(rt.builtin(family), vec![]);
         let histogram = |family| rt.histogram(rt.builtin(family), vec![]);
-        // Registering creates the series; the exporter keeps it.
+        // Registering creates the series; the store keeps it.
         let _ = counter(&compat::UNKNOWN_LATENCY_INCLUDING);
         let _ = counter(&compat::UNKNOWN_LATENCY);
         Compat {

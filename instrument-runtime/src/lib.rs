@@ -53,11 +53,12 @@ pub mod db;
 #[cfg(feature = "axum")]
 mod endpoint;
 mod error;
-mod histogram;
+
 #[cfg(feature = "axum")]
 mod layer;
 mod runtime;
 mod settings;
+mod store;
 
 #[doc(hidden)]
 #[path = "private.rs"]

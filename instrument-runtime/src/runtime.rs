@@ -1,17 +1,14 @@
-//! The installed state: the Prometheus recorder, the resolved settings, and
+//! The installed state: the recorder and its store, the resolved settings, and
 //! the registration of every annotated call site.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, SharedString};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::Access;
 use crate::cardinality::Cardinality;
 use crate::catalogue::{self, Family, Kind};
-use crate::histogram::{Histograms, InstrumentRecorder};
+use crate::store::{Store, StoreRecorder};
 use crate::{Builder, Error};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -28,54 +25,26 @@ pub(crate) struct Runtime {
     pub(crate) django_compat: bool,
     /// Limits on the label sets that runtime values create.
     pub(crate) cardinality: Cardinality,
-    described: Described,
     /// Who may read `/metrics/`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) access: Access,
 }
-
-/// Every family described so far: name -> (type, HELP text).
-type Described = Arc<Mutex<BTreeMap<String, (Kind, &'static str)>>>;
 
 /// The installed metrics: renders the exposition that `/metrics/` serves.
 ///
 /// Returned by [`install`](crate::install); cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    prometheus: PrometheusHandle,
-    histograms: Arc<Histograms>,
-    described: Described,
+    store: Arc<Store>,
 }
 
 impl Metrics {
-    /// The Prometheus text exposition of every series, as `/metrics/` serves it.
-    ///
-    /// A family that is described but has no series yet (its label values
-    /// come from calls not made so far) is listed with HELP and TYPE only,
-    /// as prometheus_client does.
+    /// The Prometheus text exposition of every series, as `/metrics/` serves it:
+    /// families sorted by name, series by labels. A family that is described
+    /// but has no series yet (its label values come from calls not made so
+    /// far) is listed with HELP and TYPE only, as prometheus_client does.
     pub fn render(&self) -> String {
-        let mut page = self.prometheus.render();
-        self.histograms.render(&mut page);
-        let rendered: BTreeSet<&str> = page
-            .lines()
-            .filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next())
-            .collect();
-        let described = self.described.lock().unwrap_or_else(|e| e.into_inner());
-        let missing: Vec<_> = described
-            .iter()
-            .filter(|(name, _)| !rendered.contains(name.as_str()))
-            .collect();
-        let mut tail = String::new();
-        for (name, (kind, help)) in missing {
-            let kind = match kind {
-                Kind::Counter => "counter",
-                Kind::Histogram => "histogram",
-            };
-            let help = crate::histogram::escape(help, false);
-            let _ = writeln!(tail, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
-        }
-        page.push_str(&tail);
-        page
+        self.store.render()
     }
 }
 
@@ -105,11 +74,6 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
             family.to_owned()
         }
     };
-    let mut builder = PrometheusBuilder::new();
-    for (name, value) in &settings.global_labels {
-        builder = builder.add_global_label(name, value);
-    }
-    let prometheus = builder.build_recorder();
     // The package's body-size buckets, unless the settings name others
     // (later entries win).
     let compat_buckets = [
@@ -122,15 +86,13 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     let family_buckets = compat_buckets
         .chain(settings.family_buckets.iter().cloned())
         .map(|(family, buckets)| (full_name(&family), buckets));
-    let histograms = Arc::new(Histograms::new(
+    let store = Arc::new(Store::new(
         &settings.buckets,
         family_buckets,
         settings.global_labels.clone(),
     ));
     let metrics = Metrics {
-        prometheus: prometheus.handle(),
-        histograms: Arc::clone(&histograms),
-        described: Described::default(),
+        store: Arc::clone(&store),
     };
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
@@ -143,11 +105,7 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     let limits = settings.family_cardinality_limits.iter();
     let limits = limits.map(|(family, limit)| (full_name(family), *limit));
     let cardinality = Cardinality::new(settings.cardinality_limit, limits.collect());
-    metrics::set_global_recorder(InstrumentRecorder {
-        prometheus,
-        histograms,
-    })
-    .map_err(|_| Error::AlreadyInstalled)?;
+    metrics::set_global_recorder(StoreRecorder(store)).map_err(|_| Error::AlreadyInstalled)?;
 
     let runtime = Runtime {
         metrics: metrics.clone(),
@@ -156,7 +114,6 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
         db_vendor: settings.db_vendor.into(),
         django_compat: settings.django_compat,
         cardinality,
-        described: Arc::clone(&metrics.described),
         access,
     };
     if RUNTIME.set(runtime).is_err() {
@@ -203,11 +160,9 @@ impl Runtime {
 
     /// Describe a family once: its HELP and TYPE lines.
     pub(crate) fn describe(&self, name: &str, kind: Kind, help: &'static str) {
-        let mut described = self.described.lock().unwrap_or_else(|e| e.into_inner());
-        if described.contains_key(name) {
+        if self.metrics.store.is_described(name) {
             return;
         }
-        described.insert(name.to_owned(), (kind, help));
         let key = KeyName::from(name.to_owned());
         metrics::with_recorder(|recorder| match kind {
             Kind::Counter => recorder.describe_counter(key, None, help.into()),

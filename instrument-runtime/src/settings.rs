@@ -101,9 +101,8 @@ impl Builder {
     /// wins over a global label of the same name.
     pub fn global_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
-        // One entry per name: counters (the exporter's map) and histograms
-        // (rendered from this list) must agree, and a label twice in a
-        // series makes Prometheus reject the whole scrape.
+        // One entry per name: a label twice in a series makes Prometheus
+        // reject the whole scrape.
         match self.global_labels.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.global_labels.push((name, value)),
