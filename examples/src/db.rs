@@ -1,4 +1,5 @@
-//! The repository: users in SQLite, one `#[model_op]` per operation.
+//! The repository: users and their orders in SQLite, one `#[model_op]` per
+//! operation.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -22,13 +23,40 @@ pub(crate) struct NewUser {
     pub(crate) email: String,
 }
 
+/// An order as stored and as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Order {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) item: String,
+    pub(crate) quantity: i64,
+}
+
+/// The fields a client sends to create or update an order.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewOrder {
+    pub(crate) user_id: i64,
+    pub(crate) item: String,
+    pub(crate) quantity: i64,
+}
+
 /// Schema changes, applied in order at start-up; `user_version` records how
-/// many have run.
-const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+/// many have run. Append, never edit: a database that has run a migration
+/// does not run it again.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         id    INTEGER PRIMARY KEY AUTOINCREMENT,
         name  TEXT NOT NULL,
         email TEXT NOT NULL UNIQUE
-    )"];
+    )",
+    "CREATE TABLE orders (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        item     TEXT NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity > 0)
+    );
+    CREATE INDEX orders_user_id ON orders (user_id)",
+];
 
 pub(crate) struct Repository {
     conn: Mutex<Connection>,
@@ -39,6 +67,9 @@ impl Repository {
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Self> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Off by default in SQLite: an order for an unknown user is then a
+        // constraint error (a 409 and a `db_errors_total` increment).
+        conn.pragma_update(None, "foreign_keys", true)?;
         let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
         let tx = conn.transaction()?;
         for migration in MIGRATIONS.iter().skip(applied) {
@@ -58,7 +89,7 @@ impl Repository {
     }
 
     #[model_op(model = "user", op = select)]
-    pub(crate) fn list(&self) -> rusqlite::Result<Vec<User>> {
+    pub(crate) fn list_users(&self) -> rusqlite::Result<Vec<User>> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached("SELECT id, name, email FROM users ORDER BY id")?;
         let rows = statement.query_map([], row_to_user)?;
@@ -66,7 +97,7 @@ impl Repository {
     }
 
     #[model_op(model = "user", op = select)]
-    pub(crate) fn get(&self, id: i64) -> rusqlite::Result<Option<User>> {
+    pub(crate) fn get_user(&self, id: i64) -> rusqlite::Result<Option<User>> {
         self.conn()
             .query_row(
                 "SELECT id, name, email FROM users WHERE id = ?1",
@@ -77,7 +108,7 @@ impl Repository {
     }
 
     #[model_op(model = "user", op = insert)]
-    pub(crate) fn insert(&self, user: &NewUser) -> rusqlite::Result<User> {
+    pub(crate) fn insert_user(&self, user: &NewUser) -> rusqlite::Result<User> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO users (name, email) VALUES (?1, ?2)",
@@ -92,7 +123,7 @@ impl Repository {
 
     /// `Ok(None)` when there is no such user.
     #[model_op(model = "user", op = update)]
-    pub(crate) fn update(&self, id: i64, user: &NewUser) -> rusqlite::Result<Option<User>> {
+    pub(crate) fn update_user(&self, id: i64, user: &NewUser) -> rusqlite::Result<Option<User>> {
         let changed = self.conn().execute(
             "UPDATE users SET name = ?1, email = ?2 WHERE id = ?3",
             params![user.name, user.email, id],
@@ -106,10 +137,75 @@ impl Repository {
 
     /// `Ok(false)` when there is no such user.
     #[model_op(model = "user", op = delete)]
-    pub(crate) fn delete(&self, id: i64) -> rusqlite::Result<bool> {
+    pub(crate) fn delete_user(&self, id: i64) -> rusqlite::Result<bool> {
         Ok(self
             .conn()
             .execute("DELETE FROM users WHERE id = ?1", [id])?
+            == 1)
+    }
+
+    #[model_op(model = "order", op = select)]
+    pub(crate) fn list_orders(&self) -> rusqlite::Result<Vec<Order>> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached("SELECT id, user_id, item, quantity FROM orders ORDER BY id")?;
+        let rows = statement.query_map([], row_to_order)?;
+        rows.collect()
+    }
+
+    #[model_op(model = "order", op = select)]
+    pub(crate) fn get_order(&self, id: i64) -> rusqlite::Result<Option<Order>> {
+        self.conn()
+            .query_row(
+                "SELECT id, user_id, item, quantity FROM orders WHERE id = ?1",
+                [id],
+                row_to_order,
+            )
+            .optional()
+    }
+
+    /// A constraint error when the user does not exist or the quantity is
+    /// not positive.
+    #[model_op(model = "order", op = insert)]
+    pub(crate) fn insert_order(&self, order: &NewOrder) -> rusqlite::Result<Order> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO orders (user_id, item, quantity) VALUES (?1, ?2, ?3)",
+            params![order.user_id, order.item, order.quantity],
+        )?;
+        Ok(Order {
+            id: conn.last_insert_rowid(),
+            user_id: order.user_id,
+            item: order.item.clone(),
+            quantity: order.quantity,
+        })
+    }
+
+    /// `Ok(None)` when there is no such order.
+    #[model_op(model = "order", op = update)]
+    pub(crate) fn update_order(
+        &self,
+        id: i64,
+        order: &NewOrder,
+    ) -> rusqlite::Result<Option<Order>> {
+        let changed = self.conn().execute(
+            "UPDATE orders SET user_id = ?1, item = ?2, quantity = ?3 WHERE id = ?4",
+            params![order.user_id, order.item, order.quantity, id],
+        )?;
+        Ok((changed == 1).then(|| Order {
+            id,
+            user_id: order.user_id,
+            item: order.item.clone(),
+            quantity: order.quantity,
+        }))
+    }
+
+    /// `Ok(false)` when there is no such order.
+    #[model_op(model = "order", op = delete)]
+    pub(crate) fn delete_order(&self, id: i64) -> rusqlite::Result<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM orders WHERE id = ?1", [id])?
             == 1)
     }
 }
@@ -119,5 +215,14 @@ fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         id: row.get(0)?,
         name: row.get(1)?,
         email: row.get(2)?,
+    })
+}
+
+fn row_to_order(row: &rusqlite::Row<'_>) -> rusqlite::Result<Order> {
+    Ok(Order {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        item: row.get(2)?,
+        quantity: row.get(3)?,
     })
 }

@@ -1,11 +1,13 @@
-//! The example service: users on SQLite behind a read-through cache, with
-//! the handlers, repository and cache instrumented and `/metrics/` served on
-//! the application's own port.
+//! The example service: users (behind a read-through cache) and their orders
+//! on SQLite, with the handlers, repository and cache instrumented and
+//! `/metrics/` served on the application's own port.
 //!
 //! Settings (environment): `BIND` (default `127.0.0.1:8000`), `DATABASE_PATH`
 //! (default `example.db`, created on first start), `SLOW_MS` (default 600),
 //! `CACHE_CAPACITY` (default 1000), `DJANGO_COMPAT` (default `false`: `true`
-//! adds django-prometheus's own families, for dashboards built on them).
+//! adds django-prometheus's own families, for dashboards built on them),
+//! `METRICS_TOKEN_FILE` (unset: `/metrics/` is open; set: a file holding the
+//! bearer token Prometheus must send, as `monitoring/prometheus.yml` shows).
 
 mod cache;
 mod db;
@@ -47,11 +49,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let django_compat: bool = setting("DJANGO_COMPAT", false)?;
 
     // Namespace `django`, so the documented alert rules and dashboards run unchanged.
-    instrument_runtime::Builder::new()
+    let mut metrics = instrument_runtime::Builder::new()
         .namespace("django")
         .db_vendor("sqlite")
-        .django_compat(django_compat)
-        .install()?;
+        .django_compat(django_compat);
+    if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
+        metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
+    }
+    metrics.install()?;
 
     let repo = match db::Repository::open(&database) {
         Ok(repo) => {

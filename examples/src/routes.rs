@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use instrument_runtime::{counted, timed};
 
 use crate::cache::UserCache;
-use crate::db::{NewUser, Repository, User};
+use crate::db::{NewOrder, NewUser, Order, Repository, User};
 
 pub(crate) struct AppState {
     pub(crate) repo: Repository,
@@ -28,6 +28,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route(
             "/users/{id}",
             get(get_user).put(update_user).delete(delete_user),
+        )
+        .route("/orders", get(list_orders).post(create_order))
+        .route(
+            "/orders/{id}",
+            get(get_order).put(update_order).delete(delete_order),
         )
         .route("/api/{endpoint}", get(api_view))
         .route("/fail", get(fail))
@@ -83,7 +88,7 @@ impl IntoResponse for ApiError {
 #[counted]
 #[timed]
 async fn list_users(State(state): Shared) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(state.repo.list()?))
+    Ok(Json(state.repo.list_users()?))
 }
 
 #[counted]
@@ -92,7 +97,7 @@ async fn create_user(
     State(state): Shared,
     Json(new): Json<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let user = state.repo.insert(&new)?;
+    let user = state.repo.insert_user(&new)?;
     state.cache.insert(user.clone());
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -103,7 +108,7 @@ async fn get_user(State(state): Shared, Path(id): Path<i64>) -> Result<Json<User
     if let Some(user) = state.cache.get(id) {
         return Ok(Json(user));
     }
-    let user = state.repo.get(id)?.ok_or(ApiError::NotFound)?;
+    let user = state.repo.get_user(id)?.ok_or(ApiError::NotFound)?;
     state.cache.insert(user.clone());
     Ok(Json(user))
 }
@@ -115,7 +120,10 @@ async fn update_user(
     Path(id): Path<i64>,
     Json(new): Json<NewUser>,
 ) -> Result<Json<User>, ApiError> {
-    let user = state.repo.update(id, &new)?.ok_or(ApiError::NotFound)?;
+    let user = state
+        .repo
+        .update_user(id, &new)?
+        .ok_or(ApiError::NotFound)?;
     state.cache.insert(user.clone());
     Ok(Json(user))
 }
@@ -124,7 +132,56 @@ async fn update_user(
 #[timed]
 async fn delete_user(State(state): Shared, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     state.cache.remove(id);
-    if state.repo.delete(id)? {
+    if state.repo.delete_user(id)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+#[counted]
+#[timed]
+async fn list_orders(State(state): Shared) -> Result<Json<Vec<Order>>, ApiError> {
+    Ok(Json(state.repo.list_orders()?))
+}
+
+/// An unknown `user_id` or a quantity below 1 is a 409 from the database's
+/// constraints.
+#[counted]
+#[timed]
+async fn create_order(
+    State(state): Shared,
+    Json(new): Json<NewOrder>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let order = state.repo.insert_order(&new)?;
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+#[counted]
+#[timed]
+async fn get_order(State(state): Shared, Path(id): Path<i64>) -> Result<Json<Order>, ApiError> {
+    let order = state.repo.get_order(id)?.ok_or(ApiError::NotFound)?;
+    Ok(Json(order))
+}
+
+#[counted]
+#[timed]
+async fn update_order(
+    State(state): Shared,
+    Path(id): Path<i64>,
+    Json(new): Json<NewOrder>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state
+        .repo
+        .update_order(id, &new)?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(order))
+}
+
+#[counted]
+#[timed]
+async fn delete_order(State(state): Shared, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    if state.repo.delete_order(id)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

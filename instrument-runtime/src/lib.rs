@@ -53,9 +53,9 @@ pub mod db;
 #[cfg(feature = "axum")]
 mod endpoint;
 mod error;
-
 #[cfg(feature = "axum")]
 mod layer;
+mod push;
 mod runtime;
 mod settings;
 mod store;
@@ -72,6 +72,7 @@ pub use crate::endpoint::{metrics_handler, metrics_router, CONTENT_TYPE};
 pub use crate::error::Error;
 #[cfg(feature = "axum")]
 pub use crate::layer::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};
+pub use crate::push::{Push, PushError};
 pub use crate::runtime::{installed, Metrics};
 pub use crate::settings::Builder;
 

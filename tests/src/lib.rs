@@ -1,11 +1,22 @@
 //! The end-to-end harness: start the example service on a free loopback
-//! port, talk HTTP to it, and run the Prometheus tools on what it serves.
+//! port, talk HTTP to it, and run the Prometheus tools on what it serves:
+//! `promtool`, and Prometheus, Alertmanager and the Pushgateway as servers
+//! on free loopback ports, each killed when its handle is dropped.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod stack;
+mod webhook;
+
+pub use crate::stack::{
+    prometheus_config, Alertmanager, Prometheus, Pushgateway, Sample, ScrapeJob, Server, WAIT,
+};
+pub use crate::webhook::Webhook;
 
 /// A free port on 127.0.0.1, as the kernel hands it out.
 pub fn free_addr() -> SocketAddr {
@@ -16,34 +27,61 @@ pub fn free_addr() -> SocketAddr {
 /// The example service's executable: `$EXAMPLE_SERVICE_BIN`, or built now
 /// with the cargo that runs the tests (same profile, same target dir).
 pub fn example_service_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("EXAMPLE_SERVICE_BIN") {
+    match std::env::var_os("EXAMPLE_SERVICE_BIN") {
+        Some(bin) => bin.into(),
+        None => example_bin("example-service"),
+    }
+}
+
+/// The batch job's executable: `$BATCH_JOB_BIN`, else `batch-job` next to
+/// `$EXAMPLE_SERVICE_BIN` (one build makes both), else built now.
+pub fn batch_job_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("BATCH_JOB_BIN") {
         return bin.into();
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "example-service",
-            "--message-format=json",
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("running cargo build -p example-service");
-    assert!(
-        output.status.success(),
-        "cargo build -p example-service failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| line.contains("\"executable\":\"") && line.contains("example-service"))
-        .find_map(|line| {
-            let start = line.find("\"executable\":\"")? + "\"executable\":\"".len();
-            let end = start + line[start..].find('"')?;
-            Some(PathBuf::from(&line[start..end]))
-        })
-        .expect("cargo reported the example-service executable")
+    let sibling = std::env::var_os("EXAMPLE_SERVICE_BIN")
+        .map(PathBuf::from)
+        .and_then(|service| Some(service.parent()?.join("batch-job")))
+        .filter(|bin| bin.is_file());
+    sibling.unwrap_or_else(|| example_bin("batch-job"))
+}
+
+/// An executable of the example-service package, built once per test
+/// binary with the cargo that runs the tests.
+fn example_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "example-service",
+                "--bins",
+                "--message-format=json",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build -p example-service");
+        assert!(
+            output.status.success(),
+            "cargo build -p example-service failed"
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let start = line.find("\"executable\":\"")? + "\"executable\":\"".len();
+                let end = start + line[start..].find('"')?;
+                Some(PathBuf::from(&line[start..end]))
+            })
+            .collect()
+    });
+    built
+        .iter()
+        .find(|path| path.file_stem().is_some_and(|stem| stem == name))
+        .unwrap_or_else(|| panic!("cargo reported no `{name}` executable: {built:?}"))
+        .clone()
 }
 
 /// A running example service, killed when dropped.
@@ -55,32 +93,43 @@ pub struct Service {
 
 impl Service {
     /// Start the service with a fresh database and wait until it answers.
+    /// A port taken by another process between choosing and binding it
+    /// (tests start servers in parallel) gets another port.
     pub fn start(env: &[(&str, &str)]) -> Service {
         let dir = TempDir::new("service");
-        let addr = free_addr();
-        let child = Command::new(example_service_bin())
-            .env("BIND", addr.to_string())
-            .env("DATABASE_PATH", dir.path().join("example.db"))
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting example-service");
-        let service = Service {
-            addr,
-            child,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "example-service did not listen on {addr} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        for _attempt in 1..=5 {
+            let addr = free_addr();
+            let mut child = Command::new(example_service_bin())
+                .env("BIND", addr.to_string())
+                .env("DATABASE_PATH", dir.path().join("example.db"))
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("starting example-service");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!("example-service on {addr} exited at start ({status}); retrying");
+                    break;
+                }
+                if TcpStream::connect(addr).is_ok() {
+                    return Service {
+                        addr,
+                        child,
+                        _dir: dir,
+                    };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("example-service did not listen on {addr} within 30 s");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        service
+        panic!("example-service exited at start five times (its output is above)")
     }
 
     /// One request; returns the status code and the body.
@@ -105,36 +154,159 @@ impl Drop for Service {
 
 /// A minimal HTTP/1.1 client: one request per connection.
 pub fn http(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connecting");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let body = json.unwrap_or("");
-    let content_type = if json.is_some() {
-        "Content-Type: application/json\r\n"
-    } else {
-        ""
-    };
+    let content_type = json.map(|_| "application/json");
+    try_http(addr, method, path, content_type, json.unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
+}
+
+/// One request on a fresh connection: the status and the body (chunked
+/// answers decoded). An error instead of a panic, for polling.
+pub fn try_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let content_type = content_type
+        .map(|value| format!("Content-Type: {value}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
         body.len()
-    )
-    .expect("sending the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("reading the response");
-    let status = response
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let invalid = || {
+        let text = String::from_utf8_lossy(&response);
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{text:?}"))
+    };
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(invalid)?;
+    let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+    let status = head
         .split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+        .ok_or_else(invalid)?;
+    let raw = &response[end + 4..];
+    let body = if head.contains("\r\ntransfer-encoding: chunked") {
+        dechunk(raw).ok_or_else(invalid)?
+    } else {
+        raw.to_vec()
+    };
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&raw[..line_end]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        let rest = &raw[line_end + 2..];
+        body.extend_from_slice(rest.get(..size)?);
+        raw = rest.get(size..)?.strip_prefix(b"\r\n")?;
+    }
+}
+
+/// `text` as a URL query value: everything but the unreserved characters
+/// percent-encoded.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Poll `check` every 200 ms until it succeeds and return its value; after
+/// `timeout`, panic with what was awaited, the last failure and `context()`
+/// (server logs, say).
+#[track_caller]
+pub fn eventually<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+    context: impl FnOnce() -> String,
+) -> T {
+    let started = Instant::now();
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) if started.elapsed() >= timeout => panic!(
+                "waited {timeout:?} for {what}; the last check said:\n{last}\n{}",
+                context()
+            ),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// A file of the shipped monitoring stack, `examples/monitoring/{path}`.
+pub fn monitoring_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/monitoring")
+        .join(path)
+}
+
+/// Alert rules with every range window (`[5m]`) set to `window` and every
+/// `for:` to `for_`, so that they fire within seconds in a test. Subqueries
+/// (`[5m:1m]`) and everything else stay as written.
+pub fn shorten_rules(rules: &str, window: &str, for_: &str) -> String {
+    // A Prometheus duration: `5m`, `1h30m`, `500ms`.
+    let duration = |text: &str| {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let unit = ["ms", "s", "m", "h", "d", "w", "y"]
+                .into_iter()
+                .find(|unit| rest[digits..].starts_with(unit));
+            match unit {
+                Some(unit) if digits > 0 => rest = &rest[digits + unit.len()..],
+                _ => return false,
+            }
+        }
+        !text.is_empty()
+    };
+    let mut out = String::with_capacity(rules.len());
+    for line in rules.split_inclusive('\n') {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        if let Some(value) = line.trim().strip_prefix("for:") {
+            if duration(value.trim()) {
+                out.push_str(&format!("{indent}for: {for_}\n"));
+                continue;
+            }
+        }
+        let mut rest = line;
+        while let Some(open) = rest.find('[') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find(']') {
+                Some(close) if duration(&after[..close]) => {
+                    out.push_str(&format!("[{window}]"));
+                    rest = &after[close + 1..];
+                }
+                _ => {
+                    out.push('[');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+    }
+    out
 }
 
 /// The value of one series in an exposition page: the family (sample) name
@@ -200,5 +372,52 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortened_rules_keep_everything_but_durations() {
+        let rules = "\
+  - alert: A
+    expr: sum(rate(x[5m])) / sum(rate(y{le=\"0.5\"}[1h30m])) > 0.05 and z[1h:1m] and w[1x]
+    for: 5m
+    annotations:
+      description: \"Above 5% for: 5m\"
+  - alert: B
+    for: 1h30m
+";
+        assert_eq!(
+            shorten_rules(rules, "15s", "3s"),
+            "\
+  - alert: A
+    expr: sum(rate(x[15s])) / sum(rate(y{le=\"0.5\"}[15s])) > 0.05 and z[1h:1m] and w[1x]
+    for: 3s
+    annotations:
+      description: \"Above 5% for: 5m\"
+  - alert: B
+    for: 3s
+"
+        );
+    }
+
+    #[test]
+    fn url_encoding_leaves_only_unreserved_characters() {
+        assert_eq!(
+            url_encode(r#"sum(x{a="b c"}[1m]) / 2 + é"#),
+            "sum%28x%7Ba%3D%22b%20c%22%7D%5B1m%5D%29%20%2F%202%20%2B%20%C3%A9"
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(
+            dechunk(b"3\r\n{\"a\r\n4;ext=1\r\n\":1}\r\n0\r\n\r\n").as_deref(),
+            Some(&b"{\"a\":1}"[..])
+        );
+        assert_eq!(dechunk(b"5\r\nab"), None);
     }
 }

@@ -1,0 +1,482 @@
+//! The monitoring stack as servers: Prometheus, Alertmanager and the
+//! Pushgateway from the distribution's packages, each on a free loopback
+//! port with a temporary directory and its output in a log file, killed
+//! when dropped (a failing test included: its locals drop while it
+//! unwinds).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{eventually, free_addr, tool, try_http, url_encode, TempDir};
+
+/// How long a server may take to answer `/-/ready`.
+const READY: Duration = Duration::from_secs(30);
+
+/// How long a condition on the stack may take to hold: a few scrapes and
+/// evaluations at 1 s, with room for a loaded machine.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A server process on a loopback port.
+pub struct Server {
+    name: &'static str,
+    addr: SocketAddr,
+    child: Child,
+    log: PathBuf,
+    // Dropped after the process is killed (fields drop after `drop` runs).
+    dir: TempDir,
+}
+
+impl Server {
+    /// Start `program` with the arguments `args` gives for a free address
+    /// and the server's directory, and wait until `GET /-/ready` answers
+    /// 200. A port taken by someone else between choosing and binding it
+    /// gets another port.
+    pub fn start(
+        name: &'static str,
+        program: &Path,
+        dir: TempDir,
+        args: impl Fn(SocketAddr, &Path) -> Vec<String>,
+    ) -> Server {
+        let log = dir.path().join(format!("{name}.log"));
+        for attempt in 1..=5 {
+            let addr = free_addr();
+            let out = File::create(&log).expect("creating the log file");
+            let err = out.try_clone().expect("sharing the log file");
+            let mut child = Command::new(program)
+                .args(args(addr, dir.path()))
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+            let deadline = Instant::now() + READY;
+            let exited = loop {
+                if let Ok((200, _)) = try_http(addr, "GET", "/-/ready", None, "") {
+                    break None;
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    break Some(status);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{name} was not ready on {addr} within {READY:?}:\n{}",
+                        tail(&log)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            match exited {
+                None => {
+                    return Server {
+                        name,
+                        addr,
+                        child,
+                        log,
+                        dir,
+                    }
+                }
+                Some(_) if attempt < 5 && tail(&log).contains("address already in use") => {}
+                Some(status) => panic!("{name} exited ({status}) at start:\n{}", tail(&log)),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The end of the server's output, headed by its name, for failure
+    /// messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- {} on {} (last lines of its log) ---\n{}",
+            self.name,
+            self.addr,
+            tail(&self.log)
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last 60 lines of a log file.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// One series of a query result: its labels and value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Sample {
+    /// The value of a label, or `""` (as PromQL treats a missing one).
+    pub fn label(&self, name: &str) -> &str {
+        self.labels.get(name).map_or("", String::as_str)
+    }
+}
+
+/// A scrape job of a generated `prometheus.yml`.
+#[derive(Clone, Debug)]
+pub struct ScrapeJob {
+    pub name: String,
+    pub metrics_path: String,
+    pub targets: Vec<SocketAddr>,
+    pub honor_labels: bool,
+}
+
+impl ScrapeJob {
+    /// The example service's job as the shipped `prometheus.yml` names it:
+    /// `django`, at `/metrics/`.
+    pub fn django(targets: &[SocketAddr]) -> ScrapeJob {
+        ScrapeJob {
+            name: "django".to_owned(),
+            metrics_path: "/metrics/".to_owned(),
+            targets: targets.to_vec(),
+            honor_labels: false,
+        }
+    }
+
+    /// A Pushgateway, with `honor_labels: true` so that the pushed `job`
+    /// label is kept instead of becoming `exported_job`.
+    pub fn pushgateway(gateway: SocketAddr) -> ScrapeJob {
+        ScrapeJob {
+            name: "pushgateway".to_owned(),
+            metrics_path: "/metrics".to_owned(),
+            targets: vec![gateway],
+            honor_labels: true,
+        }
+    }
+}
+
+/// A `prometheus.yml` that scrapes and evaluates every second (so a test
+/// waits seconds, not minutes), loads `rule_files` (relative to the
+/// configuration's directory) and sends alerts to `alertmanager`.
+pub fn prometheus_config(
+    jobs: &[ScrapeJob],
+    rule_files: &[&str],
+    alertmanager: Option<SocketAddr>,
+) -> String {
+    let mut yml = String::from(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n",
+    );
+    if !rule_files.is_empty() {
+        yml.push_str("rule_files:\n");
+        for file in rule_files {
+            let _ = writeln!(yml, "  - '{file}'");
+        }
+    }
+    if let Some(alertmanager) = alertmanager {
+        let _ = write!(
+            yml,
+            "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n"
+        );
+    }
+    yml.push_str("scrape_configs:\n");
+    for job in jobs {
+        let targets: Vec<String> = job.targets.iter().map(|t| format!("'{t}'")).collect();
+        let _ = write!(
+            yml,
+            "  - job_name: '{}'\n    metrics_path: '{}'\n    honor_labels: {}\n    static_configs:\n      - targets: [{}]\n",
+            job.name,
+            job.metrics_path,
+            job.honor_labels,
+            targets.join(", ")
+        );
+    }
+    yml
+}
+
+/// Prometheus, from the `prometheus` package.
+pub struct Prometheus {
+    server: Server,
+}
+
+impl Prometheus {
+    /// Start Prometheus with `config` as its `prometheus.yml` and `files`
+    /// (name, text) written next to it: the rule files it names.
+    pub fn start(config: &str, files: &[(&str, &str)]) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        std::fs::write(dir.path().join("prometheus.yml"), config).expect("writing prometheus.yml");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("writing a rule file");
+        }
+        let server = Server::start(
+            "prometheus",
+            &tool("prometheus", "prometheus"),
+            dir,
+            |addr, dir| {
+                vec![
+                    format!("--config.file={}", dir.join("prometheus.yml").display()),
+                    format!("--storage.tsdb.path={}", dir.join("data").display()),
+                    format!("--web.listen-address={addr}"),
+                ]
+            },
+        );
+        Prometheus { server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// `data` of a `GET /api/v1/{path}` (path and query), or why not.
+    pub fn api(&self, path: &str) -> Result<Value, String> {
+        let (status, body) = try_http(self.addr(), "GET", &format!("/api/v1/{path}"), None, "")
+            .map_err(|e| format!("GET /api/v1/{path}: {e}"))?;
+        let json: Value = serde_json::from_str(&body)
+            .map_err(|e| format!("GET /api/v1/{path} answered {status}, not JSON ({e}): {body}"))?;
+        if json["status"] != "success" {
+            return Err(format!(
+                "GET /api/v1/{path} answered {status}: {}: {}",
+                json["errorType"], json["error"]
+            ));
+        }
+        Ok(json["data"].clone())
+    }
+
+    /// An instant query, now: one sample per series (a scalar is one
+    /// sample without labels; a range vector gives each series' last
+    /// value).
+    pub fn query(&self, promql: &str) -> Result<Vec<Sample>, String> {
+        let data = self.api(&format!("query?query={}", url_encode(promql)))?;
+        let number = |pair: &Value| -> Result<f64, String> {
+            let text = pair[1]
+                .as_str()
+                .ok_or_else(|| format!("no value in {pair}"))?;
+            match text {
+                "NaN" => Ok(f64::NAN),
+                "+Inf" => Ok(f64::INFINITY),
+                "-Inf" => Ok(f64::NEG_INFINITY),
+                _ => text.parse().map_err(|e| format!("value {text:?}: {e}")),
+            }
+        };
+        let labels = |series: &Value| -> BTreeMap<String, String> {
+            series["metric"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, value)| (name.clone(), value.as_str().unwrap_or("").to_owned()))
+                .collect()
+        };
+        let series = || data["result"].as_array().cloned().unwrap_or_default();
+        match data["resultType"].as_str() {
+            Some("vector") => series()
+                .iter()
+                .map(|s| {
+                    Ok(Sample {
+                        labels: labels(s),
+                        value: number(&s["value"])?,
+                    })
+                })
+                .collect(),
+            Some("matrix") => series()
+                .iter()
+                .map(|s| {
+                    let last = s["values"].as_array().and_then(|v| v.last()).cloned();
+                    Ok(Sample {
+                        labels: labels(s),
+                        value: number(&last.unwrap_or_default())?,
+                    })
+                })
+                .collect(),
+            Some("scalar") => Ok(vec![Sample {
+                labels: BTreeMap::new(),
+                value: number(&data["result"])?,
+            }]),
+            other => Err(format!("result type {other:?} of `{promql}`: {data}")),
+        }
+    }
+
+    /// Poll `check` until it succeeds (within [`WAIT`]); on timeout, panic
+    /// with its last failure, the scrape targets' health and the log.
+    #[track_caller]
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        mut check: impl FnMut(&Prometheus) -> Result<T, String>,
+    ) -> T {
+        eventually(what, WAIT, || check(self), || self.context())
+    }
+
+    /// Wait until `promql` gives exactly one sample (or a scalar) equal to
+    /// `expected`.
+    #[track_caller]
+    pub fn wait_for_value(&self, promql: &str, expected: f64) {
+        self.wait_for(&format!("`{promql}` == {expected}"), |p| {
+            match p.query(promql)?.as_slice() {
+                [one] if one.value == expected => Ok(()),
+                samples => Err(format!("`{promql}` gave {samples:?}")),
+            }
+        });
+    }
+
+    /// Wait until every target of `job` has been scraped successfully.
+    #[track_caller]
+    pub fn wait_for_targets(&self, job: &str, count: usize) {
+        let promql = format!("sum(up{{job=\"{job}\"}}) == {count}");
+        self.wait_for(&format!("{count} `{job}` targets up"), |p| {
+            match p.query(&promql)?.as_slice() {
+                [_] => Ok(()),
+                samples => Err(format!("`{promql}` gave {samples:?}")),
+            }
+        });
+    }
+
+    /// The targets' health and Prometheus's log, for failure messages.
+    pub fn context(&self) -> String {
+        let mut context = String::from("--- scrape targets ---\n");
+        match self.api("targets") {
+            Ok(data) => {
+                for target in data["activeTargets"].as_array().into_iter().flatten() {
+                    let _ = writeln!(
+                        context,
+                        "{} {} health={} lastError={}",
+                        target["scrapePool"],
+                        target["scrapeUrl"],
+                        target["health"],
+                        target["lastError"]
+                    );
+                }
+            }
+            Err(e) => context.push_str(&e),
+        }
+        context + "\n" + &self.server.logs()
+    }
+
+    pub fn logs(&self) -> String {
+        self.server.logs()
+    }
+}
+
+/// Alertmanager, from the `prometheus-alertmanager` package, alone (no
+/// cluster).
+pub struct Alertmanager {
+    server: Server,
+}
+
+impl Alertmanager {
+    /// Start Alertmanager with `config` as its configuration.
+    pub fn start(config: &str) -> Alertmanager {
+        let dir = TempDir::new("alertmanager");
+        std::fs::write(dir.path().join("alertmanager.yml"), config)
+            .expect("writing alertmanager.yml");
+        let server = Server::start(
+            "alertmanager",
+            &tool("prometheus-alertmanager", "prometheus-alertmanager"),
+            dir,
+            |addr, dir| {
+                vec![
+                    format!("--config.file={}", dir.join("alertmanager.yml").display()),
+                    format!("--storage.path={}", dir.join("data").display()),
+                    format!("--web.listen-address={addr}"),
+                    // No gossip port: one instance, nothing else to bind.
+                    "--cluster.listen-address=".to_owned(),
+                ]
+            },
+        );
+        Alertmanager { server }
+    }
+
+    /// A configuration that sends every alert, grouped by name, to one
+    /// webhook, after waiting a second for others of its group.
+    pub fn webhook_config(url: &str) -> String {
+        format!(
+            "route:\n  receiver: webhook\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: webhook\n    webhook_configs:\n      - url: '{url}'\n        send_resolved: false\n"
+        )
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// The alerts Alertmanager holds (`GET /api/v2/alerts`).
+    pub fn alerts(&self) -> Result<Value, String> {
+        let (status, body) = try_http(self.addr(), "GET", "/api/v2/alerts", None, "")
+            .map_err(|e| format!("GET /api/v2/alerts: {e}"))?;
+        serde_json::from_str(&body)
+            .map_err(|e| format!("GET /api/v2/alerts answered {status}, not JSON ({e}): {body}"))
+    }
+
+    pub fn logs(&self) -> String {
+        self.server.logs()
+    }
+}
+
+/// The Pushgateway, from the `prometheus-pushgateway` package, keeping
+/// what is pushed in memory.
+pub struct Pushgateway {
+    server: Server,
+}
+
+impl Pushgateway {
+    pub fn start() -> Pushgateway {
+        let server = Server::start(
+            "pushgateway",
+            &tool("prometheus-pushgateway", "prometheus-pushgateway"),
+            TempDir::new("pushgateway"),
+            |addr, _| {
+                vec![
+                    format!("--web.listen-address={addr}"),
+                    // In memory only: Debian's default is a file under
+                    // /var/lib/prometheus, shared by every gateway started.
+                    "--persistence.file=".to_owned(),
+                ]
+            },
+        );
+        Pushgateway { server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// `http://127.0.0.1:port`, what a batch job is given.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Every group the gateway holds (`GET /api/v1/metrics`): its labels
+    /// and its families.
+    pub fn groups(&self) -> Result<Vec<Value>, String> {
+        let (status, body) = try_http(self.addr(), "GET", "/api/v1/metrics", None, "")
+            .map_err(|e| format!("GET /api/v1/metrics: {e}"))?;
+        let json: Value = serde_json::from_str(&body).map_err(|e| {
+            format!("GET /api/v1/metrics answered {status}, not JSON ({e}): {body}")
+        })?;
+        Ok(json["data"].as_array().cloned().unwrap_or_default())
+    }
+
+    pub fn logs(&self) -> String {
+        self.server.logs()
+    }
+}

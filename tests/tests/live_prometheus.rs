@@ -1,0 +1,208 @@
+//! The example service scraped by a real Prometheus: after known traffic,
+//! the query API gives exactly the counts that were sent, and
+//! `histogram_quantile` over the latency buckets lands in the bucket the
+//! slow route's delay puts it in. Several instances sum up in one
+//! Prometheus.
+
+use std::collections::BTreeMap;
+
+use e2e::{prometheus_config, Prometheus, ScrapeJob, Service};
+
+fn scraping(services: &[&Service]) -> Prometheus {
+    let targets: Vec<_> = services.iter().map(|s| s.addr).collect();
+    let prometheus = Prometheus::start(
+        &prometheus_config(&[ScrapeJob::django(&targets)], &[], None),
+        &[],
+    );
+    prometheus.wait_for_targets("django", targets.len());
+    prometheus
+}
+
+#[track_caller]
+fn send(
+    service: &Service,
+    times: usize,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    status: u16,
+) {
+    for _ in 0..times {
+        let (got, body) = service.request(method, path, json);
+        assert_eq!(got, status, "{method} {path}: {body}");
+    }
+}
+
+fn new_user(name: &str) -> String {
+    format!(r#"{{"name":"{name}","email":"{name}@example.com"}}"#)
+}
+
+#[test]
+fn counters_equal_the_traffic_sent() {
+    // 300 ms: every /slow request in the (0.25, 0.5] bucket.
+    let service = Service::start(&[("SLOW_MS", "300")]);
+    let prometheus = scraping(&[&service]);
+
+    // The /slow series appear with the first request. Prometheus sees it
+    // once before the others, so that `rate` counts the others.
+    send(&service, 1, "GET", "/slow", None, 200);
+    prometheus.wait_for_value(
+        r#"sum(django_http_requests_latency_seconds_count{view="/slow"})"#,
+        1.0,
+    );
+
+    for name in ["ada", "grace", "linus"] {
+        send(&service, 1, "POST", "/users", Some(&new_user(name)), 201);
+    }
+    let duplicate = r#"{"name":"ada2","email":"ada@example.com"}"#;
+    send(&service, 1, "POST", "/users", Some(duplicate), 409);
+    send(&service, 4, "GET", "/users/1", None, 200); // cached at creation: hits
+    send(&service, 2, "GET", "/users/99", None, 404); // misses, then the database
+    send(
+        &service,
+        1,
+        "PUT",
+        "/users/2",
+        Some(&new_user("hopper")),
+        200,
+    );
+    send(&service, 1, "DELETE", "/users/3", None, 204);
+    send(&service, 5, "GET", "/users", None, 200);
+    send(&service, 7, "GET", "/fail", None, 500);
+    send(&service, 4, "GET", "/slow", None, 200);
+    send(&service, 2, "GET", "/api/orders", None, 200);
+
+    let expected = [
+        (
+            r#"sum(django_http_responses_total_by_status{status="500"})"#,
+            7.0,
+        ),
+        (
+            r#"sum(django_http_responses_total_by_status{status=~"5.."})"#,
+            7.0,
+        ),
+        (
+            r#"django_http_responses_total_by_status{status="201",method="POST",view="/users"}"#,
+            3.0,
+        ),
+        (
+            r#"django_http_responses_total_by_status{status="409",method="POST",view="/users"}"#,
+            1.0,
+        ),
+        (
+            r#"django_http_responses_total_by_status{status="404",method="GET",view="/users/{id}"}"#,
+            2.0,
+        ),
+        (
+            r#"django_http_responses_total_by_status{status="200",method="GET",view="/users/{id}"}"#,
+            4.0,
+        ),
+        (
+            r#"django_http_requests_total{method="GET",view="/users"}"#,
+            5.0,
+        ),
+        (
+            r#"django_http_requests_total{method="POST",view="/users"}"#,
+            4.0,
+        ),
+        (
+            r#"django_http_requests_total{method="GET",view="/fail"}"#,
+            7.0,
+        ),
+        (
+            r#"django_http_requests_total{method="GET",view="/slow"}"#,
+            5.0,
+        ),
+        (r#"django_model_inserts_total{model="user"}"#, 3.0),
+        (r#"django_model_updates_total{model="user"}"#, 1.0),
+        (r#"django_model_deletes_total{model="user"}"#, 1.0),
+        (r#"django_cache_hits_total{backend="quick_cache"}"#, 4.0),
+        (r#"django_cache_misses_total{backend="quick_cache"}"#, 2.0),
+        // 4 inserts (one refused), 1 update, 1 delete, 2 reads after a miss, 5 lists.
+        (
+            r#"django_db_execute_total{alias="default",vendor="sqlite"}"#,
+            13.0,
+        ),
+        (
+            r#"sum(django_db_errors_total{alias="default",vendor="sqlite"})"#,
+            1.0,
+        ),
+        (
+            r#"django_function_calls_total{function="fail",result="error"}"#,
+            7.0,
+        ),
+        (
+            r#"django_function_calls_total{function="create_user",result="ok"}"#,
+            3.0,
+        ),
+        (
+            r#"api_requests_total{endpoint="orders",method="GET",status="200"}"#,
+            2.0,
+        ),
+        (
+            r#"sum(django_http_requests_latency_seconds_bucket{view="/slow",le="0.25"})"#,
+            0.0,
+        ),
+        (
+            r#"sum(django_http_requests_latency_seconds_bucket{view="/slow",le="0.5"})"#,
+            5.0,
+        ),
+    ];
+    for (promql, value) in expected {
+        prometheus.wait_for_value(promql, value);
+    }
+
+    // Four observations in (0.25, 0.5] since the first scrape of the
+    // series: the 95th percentile interpolates to 0.25 + 0.95 * 0.25.
+    let promql = r#"histogram_quantile(0.95, sum(rate(django_http_requests_latency_seconds_bucket{view="/slow"}[1m])) by (le))"#;
+    let p95 = prometheus.query(promql).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p95.len(), 1, "`{promql}` gave {p95:?}");
+    assert!(
+        (p95[0].value - 0.4875).abs() < 1e-9,
+        "`{promql}` gave {}, not 0.4875 (in the (0.25, 0.5] bucket)",
+        p95[0].value
+    );
+}
+
+#[test]
+fn three_instances_sum_to_the_traffic_sent_to_all() {
+    let services = [
+        Service::start(&[("SLOW_MS", "0")]),
+        Service::start(&[("SLOW_MS", "0")]),
+        Service::start(&[("SLOW_MS", "0")]),
+    ];
+    let prometheus = scraping(&services.iter().collect::<Vec<_>>());
+
+    let mut sent = BTreeMap::new();
+    for (i, service) in services.iter().enumerate() {
+        let n = i + 1;
+        send(service, 3 * n, "GET", "/users", None, 200);
+        send(service, n, "GET", "/fail", None, 500);
+        for k in 0..n {
+            let name = format!("user{k}");
+            send(service, 1, "POST", "/users", Some(&new_user(&name)), 201);
+        }
+        sent.insert(service.addr.to_string(), n as f64);
+    }
+
+    prometheus.wait_for_value(
+        r#"sum(django_http_requests_total{method="GET",view="/users"})"#,
+        18.0,
+    );
+    prometheus.wait_for_value(
+        r#"sum(django_http_responses_total_by_status{status="500"})"#,
+        6.0,
+    );
+    prometheus.wait_for_value(r#"sum(django_model_inserts_total{model="user"})"#, 6.0);
+    prometheus.wait_for_value(r#"count(django_model_inserts_total{model="user"})"#, 3.0);
+
+    // Each instance's share, by the `instance` label Prometheus adds.
+    let promql = r#"sum by (instance) (django_http_requests_total{view="/fail"})"#;
+    let by_instance: BTreeMap<String, f64> = prometheus
+        .query(promql)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|sample| (sample.label("instance").to_owned(), sample.value))
+        .collect();
+    assert_eq!(by_instance, sent, "`{promql}`");
+}
