@@ -28,7 +28,7 @@ pub(crate) struct LabelArg {
 impl LabelArg {
     /// The label value when it is a literal known at compile time.
     pub(crate) fn static_value(&self) -> Option<String> {
-        match &self.value {
+        match ungroup(&self.value) {
             Expr::Lit(lit) => match &lit.lit {
                 Lit::Str(s) => Some(s.value()),
                 Lit::Int(i) => Some(i.base10_digits().to_owned()),
@@ -39,6 +39,16 @@ impl LabelArg {
             _ => None,
         }
     }
+}
+
+/// The expression inside the invisible groups that `macro_rules!` puts
+/// around a `$value:expr` it passes on, so that `name = $name` in a macro
+/// is the literal it was given.
+pub(crate) fn ungroup(mut expr: &Expr) -> &Expr {
+    while let Expr::Group(group) = expr {
+        expr = &group.expr;
+    }
+    expr
 }
 
 /// Every argument of one attribute, in order.

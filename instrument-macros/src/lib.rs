@@ -8,6 +8,8 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod tests;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Error, Expr, Ident, Lit, LitStr, ReturnType, Type};
 
 use crate::ast::Function;
-use crate::attr::{Arg, Args, CacheArgs, FnArgs, LabelArg, ModelOpArgs, Op, Value};
+use crate::attr::{ungroup, Arg, Args, CacheArgs, FnArgs, LabelArg, ModelOpArgs, Op, Value};
 
 /// Collected errors.
 #[derive(Default)]
@@ -60,16 +60,18 @@ fn by_key(
 
 fn lit_str(arg: Arg, errors: &mut Errors) -> Option<LitStr> {
     match arg.value {
-        Value::Expr(Expr::Lit(syn::ExprLit {
-            lit: Lit::Str(s), ..
-        })) => Some(s),
-        Value::Expr(other) => {
-            errors.push(Error::new_spanned(
-                other,
-                format!("`{}` takes a string literal: {} = \"..\"", arg.key, arg.key),
-            ));
-            None
-        }
+        Value::Expr(expr) => match ungroup(&expr) {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Some(s.clone()),
+            other => {
+                errors.push(Error::new_spanned(
+                    other,
+                    format!("`{}` takes a string literal: {} = \"..\"", arg.key, arg.key),
+                ));
+                None
+            }
+        },
         Value::List(_) => {
             errors.push(Error::new(
                 arg.key.span(),
@@ -251,7 +253,10 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
 
 fn op(arg: Arg, errors: &mut Errors) -> Option<Op> {
     let ident: Option<&Ident> = match &arg.value {
-        Value::Expr(Expr::Path(path)) => path.path.get_ident(),
+        Value::Expr(expr) => match ungroup(expr) {
+            Expr::Path(path) => path.path.get_ident(),
+            _ => None,
+        },
         _ => None,
     };
     let op = match ident.map(ToString::to_string).as_deref() {

@@ -82,7 +82,8 @@ impl Builder {
     }
 
     /// The bucket upper bounds for every histogram without its own buckets.
-    /// `+Inf` is always added.
+    /// `+Inf` is always added. The bounds must be finite, not negative and
+    /// strictly increasing, or `install()` returns `Error::InvalidSetting`.
     pub fn buckets(mut self, buckets: &[f64]) -> Self {
         self.buckets = buckets.to_vec();
         self
@@ -90,7 +91,7 @@ impl Builder {
 
     /// The bucket upper bounds for one family, named without the namespace
     /// (`"db_execute_latency_seconds"`) or, for a custom family, as the
-    /// macro names it.
+    /// macro names it. The bounds are checked as those of [`buckets`](Self::buckets).
     pub fn family_buckets(mut self, family: impl Into<String>, buckets: &[f64]) -> Self {
         self.family_buckets.push((family.into(), buckets.to_vec()));
         self
@@ -292,6 +293,12 @@ fn check_buckets(setting: &'static str, buckets: &[f64]) -> Result<(), Error> {
     } else if let Some(bad) = buckets.iter().find(|b| !b.is_finite()) {
         Some(format!(
             "{bad} is not a finite number (+Inf is added by itself)"
+        ))
+    } else if let Some(bad) = buckets.iter().find(|b| b.is_sign_negative()) {
+        // Every histogram here measures a duration or a size; `-0.0` too,
+        // which would be rendered as `le="-0"`.
+        Some(format!(
+            "{bad} is negative: bucket bounds are durations in seconds or sizes in bytes"
         ))
     } else if buckets.windows(2).any(|w| w[0] >= w[1]) {
         Some(format!("{buckets:?} is not strictly increasing"))

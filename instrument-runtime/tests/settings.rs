@@ -46,6 +46,69 @@ fn buckets_must_be_finite_strictly_increasing_and_not_empty() {
     rejected(Builder::new().buckets(&[0.1, 0.1]), "buckets");
 }
 
+/// Regression: negative bounds were accepted, though every histogram here
+/// measures a duration or a size.
+#[test]
+fn negative_bucket_bounds_are_rejected() {
+    let reason = rejected(Builder::new().buckets(&[-1.0, 0.5]), "buckets");
+    assert_eq!(
+        reason,
+        "-1 is negative: bucket bounds are durations in seconds or sizes in bytes"
+    );
+    let reason = rejected(Builder::new().buckets(&[-0.0, 1.0]), "buckets");
+    assert_eq!(
+        reason,
+        "-0 is negative: bucket bounds are durations in seconds or sizes in bytes"
+    );
+    let reason = rejected(
+        Builder::new().family_buckets("db_execute_latency_seconds", &[0.1, -0.25]),
+        "family_buckets",
+    );
+    assert_eq!(
+        reason,
+        "-0.25 is negative: bucket bounds are durations in seconds or sizes in bytes"
+    );
+}
+
+#[test]
+fn bucket_bound_messages_are_exact() {
+    let cases: [(&[f64], &str); 6] = [
+        (&[], "at least one bucket bound is needed"),
+        (
+            &[0.1, f64::NAN],
+            "NaN is not a finite number (+Inf is added by itself)",
+        ),
+        (
+            &[0.1, f64::INFINITY],
+            "inf is not a finite number (+Inf is added by itself)",
+        ),
+        (
+            &[f64::NEG_INFINITY, 0.1],
+            "-inf is not a finite number (+Inf is added by itself)",
+        ),
+        (&[0.5, 0.1], "[0.5, 0.1] is not strictly increasing"),
+        (
+            &[0.0, 1.0, 1.0],
+            "[0.0, 1.0, 1.0] is not strictly increasing",
+        ),
+    ];
+    for (buckets, message) in cases {
+        assert_eq!(
+            rejected(Builder::new().buckets(buckets), "buckets"),
+            message,
+            "{buckets:?}"
+        );
+        assert_eq!(
+            rejected(
+                Builder::new().family_buckets("http_requests_latency_seconds", buckets),
+                "family_buckets"
+            ),
+            message,
+            "{buckets:?}"
+        );
+    }
+}
+
 #[test]
 fn family_buckets_need_a_metric_name_and_valid_bounds() {
     let reason = rejected(
