@@ -89,17 +89,65 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
     })
 }
 
-/// Whether the tokens hold a `return` or a `?` anywhere, macro arguments
-/// and nested closures included: a conservative test for a body that
-/// might leave the function early.
+/// Whether the tokens hold a `return`, a `?`, or a call of a macro that
+/// might expand to either (anything but the standard macros below), macro
+/// arguments and nested closures included: a conservative test for a body
+/// that might leave the function early.
 fn may_return_early(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => ident == "return",
-        TokenTree::Punct(punct) => punct.as_char() == '?',
-        TokenTree::Group(group) => may_return_early(group.stream()),
-        TokenTree::Literal(_) => false,
-    })
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let early = match token {
+            TokenTree::Ident(ident) => {
+                let is_call =
+                    matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+                ident == "return" || (is_call && !NEVER_RETURN.iter().any(|name| ident == name))
+            }
+            TokenTree::Punct(punct) => punct.as_char() == '?',
+            TokenTree::Group(group) => may_return_early(group.stream()),
+            TokenTree::Literal(_) => false,
+        };
+        if early {
+            return true;
+        }
+    }
+    false
 }
+
+/// Standard macros that never return from the function they are used in.
+const NEVER_RETURN: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "panic",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "format",
+    "format_args",
+    "vec",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "write",
+    "writeln",
+    "matches",
+    "dbg",
+    "concat",
+    "stringify",
+    "line",
+    "column",
+    "file",
+    "module_path",
+    "cfg",
+    "env",
+    "option_env",
+    "include_str",
+    "include_bytes",
+];
 
 fn wrong_item(macro_name: &str, item: TokenStream) -> syn::Error {
     let kind = match syn::parse2::<syn::Item>(item.clone()) {

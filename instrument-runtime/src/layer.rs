@@ -63,10 +63,17 @@ fn state() -> Option<&'static State> {
     }
 }
 
-/// Resolve the layer's state at `install()`, so that the profile's
-/// unlabelled series exist at 0 from then on, as the package's do.
-pub(crate) fn register() {
-    state();
+/// Set once a layer is built: `install()` then describes the layer's
+/// families even if no request has arrived yet.
+static BUILT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Resolve the layer's state at `install()` when a layer was built before,
+/// or the profile is on: the families have HELP and TYPE (and the profile's
+/// unlabelled series exist at 0) from then on.
+pub(crate) fn register(django_compat: bool) {
+    if django_compat || BUILT.load(std::sync::atomic::Ordering::Relaxed) {
+        state();
+    }
 }
 
 #[cold]
@@ -145,7 +152,8 @@ impl HttpMetricsLayer {
     /// django-prometheus does).
     pub fn new() -> Self {
         // Installed already: create the statically known series now;
-        // otherwise the first request after `install()` does.
+        // otherwise `install()` does.
+        BUILT.store(true, std::sync::atomic::Ordering::Relaxed);
         state();
         HttpMetricsLayer {
             settings: Arc::default(),

@@ -41,7 +41,9 @@
 //!
 //! Each annotated function owns a `static` call site that resolves its
 //! metric handles once, when [`install`] runs; a call then does an atomic
-//! load and the handle's atomic update, nothing else. Calls made before
+//! load and the handle's atomic update, nothing else. A site whose label
+//! values come from arguments formats them and looks its series up on each
+//! call (the cardinality guard sees every new label set). Calls made before
 //! [`install`] are not recorded; they do not disable the call site.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]

@@ -3,8 +3,7 @@
 //!
 //! Plain HTTP/1.1 over a `std::net::TcpStream`: the gateway usually runs next
 //! to Prometheus on a private network, and a TLS stack is a heavy dependency
-//! for one request (the exporter's own `push-gateway` feature pulls in a
-//! C-built one).
+//! for one request.
 
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -3,18 +3,15 @@
 
 use std::sync::{Arc, OnceLock};
 
-use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, SharedString};
+use metrics::{Counter, Histogram, Key, Label, SharedString};
 
 use crate::auth::Access;
 use crate::cardinality::Cardinality;
 use crate::catalogue::{self, Family, Kind};
-use crate::store::{Store, StoreRecorder};
+use crate::store::{Store, StoreRecorder, Type};
 use crate::{Builder, Error};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-
-static METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 pub(crate) struct Runtime {
     pub(crate) metrics: Metrics,
@@ -126,12 +123,11 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
             runtime.builtin(family);
         }
     }
-    // The profile's unlabelled HTTP series exist from the start, as the
-    // package's do, whether or not a layer is built yet.
+    // The layer's families have HELP and TYPE from the start when a layer is
+    // built already, and with the profile (the package's unlabelled HTTP
+    // series exist from the start) even before one is.
     #[cfg(feature = "axum")]
-    if runtime.django_compat {
-        crate::layer::register();
-    }
+    crate::layer::register(runtime.django_compat);
     for site in crate::__private::SITES {
         site.register();
     }
@@ -163,20 +159,26 @@ impl Runtime {
         if self.metrics.store.is_described(name) {
             return;
         }
-        let key = KeyName::from(name.to_owned());
-        metrics::with_recorder(|recorder| match kind {
-            Kind::Counter => recorder.describe_counter(key, None, help.into()),
-            Kind::Histogram => recorder.describe_histogram(key, None, help.into()),
-        });
+        let kind = match kind {
+            Kind::Counter => Type::Counter,
+            Kind::Histogram => Type::Histogram,
+        };
+        self.metrics.store.describe(name, kind, help.into());
     }
 
+    // Registered in the store itself, not through `metrics::with_recorder`:
+    // a thread-local recorder of a test or another crate must never capture
+    // a handle that a call site keeps for the life of the process.
+
     pub(crate) fn counter(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Counter {
-        let key = Key::from_parts(name.into(), labels);
-        metrics::with_recorder(|recorder| recorder.register_counter(&key, &METADATA))
+        self.metrics
+            .store
+            .counter(&Key::from_parts(name.into(), labels))
     }
 
     pub(crate) fn histogram(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Histogram {
-        let key = Key::from_parts(name.into(), labels);
-        metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
+        self.metrics
+            .store
+            .histogram(&Key::from_parts(name.into(), labels))
     }
 }

@@ -123,11 +123,14 @@ pub(crate) struct Store {
     histograms: RwLock<HashMap<Key, Arc<AtomicHistogram>>>,
     /// Family name -> type and HELP text, first description wins.
     descriptions: RwLock<HashMap<String, (Type, SharedString)>>,
+    /// Family name -> the type of its series: a name keeps the type of its
+    /// first series, so one family never mixes counter and histogram lines.
+    types: RwLock<HashMap<String, Type>>,
 }
 
 /// A family's type as the text format names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Type {
+pub(crate) enum Type {
     Counter,
     Gauge,
     Histogram,
@@ -143,17 +146,64 @@ impl Type {
     }
 }
 
-/// Find or create the series of `key` in `map`.
-fn series<T>(map: &RwLock<HashMap<Key, Arc<T>>>, key: &Key, new: impl FnOnce() -> T) -> Arc<T> {
+/// Find or create the series of `key` in `map`; `admit` is asked before a
+/// new series is created.
+fn series<T>(
+    map: &RwLock<HashMap<Key, Arc<T>>>,
+    key: &Key,
+    admit: impl FnOnce() -> bool,
+    new: impl FnOnce() -> T,
+) -> Option<Arc<T>> {
     if let Some(series) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-        return Arc::clone(series);
+        return Some(Arc::clone(series));
     }
     let mut map = map.write().unwrap_or_else(|e| e.into_inner());
-    Arc::clone(map.entry(key.clone()).or_insert_with(|| Arc::new(new())))
+    if let Some(series) = map.get(key) {
+        return Some(Arc::clone(series));
+    }
+    if !admit() {
+        return None;
+    }
+    Some(Arc::clone(
+        map.entry(key.clone()).or_insert_with(|| Arc::new(new())),
+    ))
+}
+
+/// `key` with its metric and label names made valid for the text format
+/// (any other character becomes `_`, a leading digit gets a `_` before it),
+/// as other Prometheus exporters do with the names of libraries that use
+/// dots or dashes; borrowed when it is valid already.
+fn sanitized(key: &Key) -> std::borrow::Cow<'_, Key> {
+    let valid = is_name(key.name(), true) && key.labels().all(|l| is_name(l.key(), false));
+    if valid {
+        return std::borrow::Cow::Borrowed(key);
+    }
+    let labels: Vec<metrics::Label> = key
+        .labels()
+        .map(|l| metrics::Label::new(sanitize(l.key(), false), l.value().to_owned()))
+        .collect();
+    std::borrow::Cow::Owned(Key::from_parts(sanitize(key.name(), true), labels))
+}
+
+fn is_name(name: &str, colons: bool) -> bool {
+    let valid = |(i, c): (usize, char)| {
+        c.is_ascii_alphabetic() || c == '_' || (colons && c == ':') || (i > 0 && c.is_ascii_digit())
+    };
+    !name.is_empty() && name.chars().enumerate().all(valid)
+}
+
+fn sanitize(name: &str, colons: bool) -> String {
+    let mut out = String::with_capacity(name.len() + 1);
+    if name.chars().next().is_none_or(|c| c.is_ascii_digit()) {
+        out.push('_');
+    }
+    let keep = |c: char| c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':');
+    out.extend(name.chars().map(|c| if keep(c) { c } else { '_' }));
+    out
 }
 
 /// One series of a family: its labels and its sample.
-type Series = (Labels, Sample);
+type Series<'a> = (Labels, &'a Sample);
 
 /// One sample of a family, ready to render.
 enum Sample {
@@ -179,11 +229,54 @@ impl Store {
             gauges: RwLock::default(),
             histograms: RwLock::default(),
             descriptions: RwLock::default(),
+            types: RwLock::default(),
         }
     }
 
-    fn histogram(&self, key: &Key) -> Arc<AtomicHistogram> {
-        series(&self.histograms, key, || {
+    /// May `name` have a new series of type `kind`? No when the family
+    /// already holds series of another type (said once on stderr).
+    fn admit(&self, name: &str, kind: Type) -> bool {
+        let mut types = self.types.write().unwrap_or_else(|e| e.into_inner());
+        let family = types.entry(name.to_owned()).or_insert(kind);
+        if *family != kind {
+            // Warned once per name and type: the entry under the suffixed
+            // name marks it.
+            let marker = format!("{name}\0{}", kind.name());
+            if types.insert(marker, kind).is_none() {
+                eprintln!(
+                    "instrument-runtime: {name} is a {}; a {} of that name is not recorded",
+                    types[name].name(),
+                    kind.name()
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn counter(&self, key: &Key) -> Counter {
+        let key = sanitized(key);
+        let admit = || self.admit(key.name(), Type::Counter);
+        series(&self.counters, &key, admit, AtomicCounter::default)
+            .map_or_else(Counter::noop, Counter::from_arc)
+    }
+
+    pub(crate) fn gauge(&self, key: &Key) -> Gauge {
+        let key = sanitized(key);
+        let admit = || self.admit(key.name(), Type::Gauge);
+        let new = || AtomicGauge(AtomicU64::new(0f64.to_bits()));
+        series(&self.gauges, &key, admit, new).map_or_else(Gauge::noop, Gauge::from_arc)
+    }
+
+    pub(crate) fn histogram(&self, key: &Key) -> Histogram {
+        self.histogram_series(key)
+            .map_or_else(Histogram::noop, Histogram::from_arc)
+    }
+
+    fn histogram_series(&self, key: &Key) -> Option<Arc<AtomicHistogram>> {
+        let key = sanitized(key);
+        let admit = || self.admit(key.name(), Type::Histogram);
+        series(&self.histograms, &key, admit, || {
             let bounds = self
                 .family_bounds
                 .get(key.name())
@@ -192,10 +285,14 @@ impl Store {
         })
     }
 
-    fn describe(&self, name: &str, kind: Type, description: SharedString) {
+    pub(crate) fn describe(&self, name: &str, kind: Type, description: SharedString) {
+        let name = match is_name(name, true) {
+            true => std::borrow::Cow::Borrowed(name),
+            false => std::borrow::Cow::Owned(sanitize(name, true)),
+        };
         let mut descriptions = self.descriptions.write().unwrap_or_else(|e| e.into_inner());
         descriptions
-            .entry(name.to_owned())
+            .entry(name.into_owned())
             .or_insert((kind, description));
     }
 
@@ -211,33 +308,48 @@ impl Store {
     /// by its labels. A described family without series is listed with HELP
     /// and TYPE only, as prometheus_client lists it.
     pub(crate) fn render(&self) -> String {
+        // Take the values under the locks, and format after releasing them,
+        // so that a scrape never holds up the creation of a series.
+        let mut taken: Vec<(Key, Type, Sample)> = Vec::new();
+        {
+            let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
+            taken.extend(counters.iter().map(|(key, counter)| {
+                let value = counter.0.load(Ordering::Relaxed);
+                (key.clone(), Type::Counter, Sample::Counter(value))
+            }));
+        }
+        {
+            let gauges = self.gauges.read().unwrap_or_else(|e| e.into_inner());
+            taken.extend(gauges.iter().map(|(key, gauge)| {
+                let value = f64::from_bits(gauge.0.load(Ordering::Relaxed));
+                (key.clone(), Type::Gauge, Sample::Gauge(value))
+            }));
+        }
+        {
+            let histograms = self.histograms.read().unwrap_or_else(|e| e.into_inner());
+            taken.extend(histograms.iter().map(|(key, histogram)| {
+                let sample = Sample::Histogram(Arc::clone(histogram));
+                (key.clone(), Type::Histogram, sample)
+            }));
+        }
+        let descriptions = self
+            .descriptions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+
         let mut families: HashMap<&str, (Type, Vec<Series>)> = HashMap::new();
-        let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
-        let gauges = self.gauges.read().unwrap_or_else(|e| e.into_inner());
-        let histograms = self.histograms.read().unwrap_or_else(|e| e.into_inner());
-        let descriptions = self.descriptions.read().unwrap_or_else(|e| e.into_inner());
-        let mut add = |name, kind, labels, sample| {
-            let entry = families.entry(name).or_insert_with(|| (kind, Vec::new()));
-            entry.1.push((labels, sample));
-        };
-        for (key, counter) in &*counters {
-            let sample = Sample::Counter(counter.0.load(Ordering::Relaxed));
-            add(key.name(), Type::Counter, self.labels(key), sample);
+        for (key, kind, sample) in &taken {
+            let entry = families
+                .entry(key.name())
+                .or_insert_with(|| (*kind, Vec::new()));
+            entry.1.push((self.labels(key), sample));
         }
-        for (key, gauge) in &*gauges {
-            let sample = Sample::Gauge(f64::from_bits(gauge.0.load(Ordering::Relaxed)));
-            add(key.name(), Type::Gauge, self.labels(key), sample);
-        }
-        for (key, histogram) in &*histograms {
-            let sample = Sample::Histogram(Arc::clone(histogram));
-            add(key.name(), Type::Histogram, self.labels(key), sample);
-        }
-        for (name, (kind, _)) in &*descriptions {
+        for (name, (kind, _)) in &descriptions {
             families
                 .entry(name.as_str())
                 .or_insert_with(|| (*kind, Vec::new()));
         }
-
         let mut names: Vec<&str> = families.keys().copied().collect();
         names.sort_unstable();
         let mut out = String::new();
@@ -254,7 +366,7 @@ impl Store {
                         write_sample(&mut out, name, "", &labels, None, value)
                     }
                     Sample::Gauge(value) => {
-                        write_sample(&mut out, name, "", &labels, None, Float(value))
+                        write_sample(&mut out, name, "", &labels, None, Float(*value))
                     }
                     Sample::Histogram(histogram) => {
                         let (cumulative, sum) = histogram.snapshot();
@@ -368,17 +480,15 @@ impl Recorder for StoreRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
-        Counter::from_arc(series(&self.0.counters, key, AtomicCounter::default))
+        self.0.counter(key)
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(series(&self.0.gauges, key, || {
-            AtomicGauge(AtomicU64::new(0f64.to_bits()))
-        }))
+        self.0.gauge(key)
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        Histogram::from_arc(self.0.histogram(key))
+        self.0.histogram(key)
     }
 }
 
@@ -468,9 +578,46 @@ mod tests {
                 });
             }
         });
-        let series = recorder.0.histogram(&Key::from_name("c"));
+        let series = recorder.0.histogram_series(&Key::from_name("c")).unwrap();
         assert_eq!(series.snapshot(), (vec![0, 200_000], 200_000.0));
         assert!(recorder.0.render().contains("n_total 200000\n"));
+    }
+
+    #[test]
+    fn names_of_other_libraries_are_made_valid() {
+        let (store, recorder) = store(&[1.0]);
+        recorder.describe_counter("tokio.tasks-spawned".into(), None, "Tasks.".into());
+        let key = Key::from_parts(
+            "tokio.tasks-spawned",
+            vec![metrics::Label::new("worker-id", "1")],
+        );
+        recorder.register_counter(&key, &META).increment(3);
+        recorder
+            .register_counter(&Key::from_name("9lives"), &META)
+            .increment(1);
+        assert_eq!(
+            store.render(),
+            "# TYPE _9lives counter\n_9lives 1\n\n\
+             # HELP tokio_tasks_spawned Tasks.\n\
+             # TYPE tokio_tasks_spawned counter\n\
+             tokio_tasks_spawned{worker_id=\"1\"} 3\n\n"
+        );
+    }
+
+    #[test]
+    fn a_family_keeps_the_type_of_its_first_series() {
+        let (store, recorder) = store(&[1.0]);
+        let first = Key::from_parts("shared", vec![metrics::Label::new("k", "a")]);
+        recorder.register_counter(&first, &META).increment(1);
+        let second = Key::from_parts("shared", vec![metrics::Label::new("k", "b")]);
+        recorder.register_histogram(&second, &META).record(0.5);
+        recorder
+            .register_gauge(&Key::from_name("shared"), &META)
+            .set(1.0);
+        assert_eq!(
+            store.render(),
+            "# TYPE shared counter\nshared{k=\"a\"} 1\n\n"
+        );
     }
 
     #[test]

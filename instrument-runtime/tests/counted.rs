@@ -520,3 +520,39 @@ fn track_caller_still_reports_the_caller() {
     assert_eq!((location.file(), location.line()), (file!(), line));
     assert_eq!(outcomes("called_from"), (1, 0, 0));
 }
+
+macro_rules! bail {
+    ($e:expr) => {
+        return Err($e)
+    };
+}
+
+#[track_caller]
+#[counted]
+fn track_caller_with_a_returning_macro(fail: bool) -> Result<u32, String> {
+    if fail {
+        bail!("no".to_owned());
+    }
+    Ok(1)
+}
+
+#[test]
+fn a_macro_that_returns_early_is_an_error_not_a_cancellation() {
+    common::metrics();
+    track_caller_with_a_returning_macro(true).unwrap_err();
+    track_caller_with_a_returning_macro(false).unwrap();
+    let page = common::scrape();
+    let labels = |result| {
+        [
+            ("function", "track_caller_with_a_returning_macro"),
+            ("module", "counted"),
+            ("result", result),
+        ]
+    };
+    assert_eq!(page.get("function_calls_total", &labels("error")), 1.0);
+    assert_eq!(page.get("function_calls_total", &labels("ok")), 1.0);
+    assert_eq!(
+        page.value("function_calls_total", &labels("cancelled")),
+        None
+    );
+}
