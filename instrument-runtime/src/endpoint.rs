@@ -133,24 +133,39 @@ where
 /// Serve `/metrics` and `/metrics/` (and 404 for everything else) on a
 /// thread of its own, so it works whether or not the application runs tokio.
 /// It passes each client's address, for the allow-list.
-pub(crate) fn serve_standalone(listener: std::net::TcpListener) {
-    let serve = move || -> std::io::Result<()> {
+pub(crate) struct Standalone {
+    listener: tokio::net::TcpListener,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Standalone {
+    /// Everything that can fail, done before `install()` puts the recorder
+    /// in place: the listener made non-blocking and its runtime built.
+    pub(crate) fn prepare(listener: std::net::TcpListener) -> std::io::Result<Standalone> {
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()?;
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            let app = metrics_router::<()>().into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app).await
-        })
-    };
-    std::thread::Builder::new()
-        .name("instrument-metrics".into())
-        .spawn(move || {
-            if let Err(error) = serve() {
-                eprintln!("instrument-runtime: the /metrics/ listener stopped: {error}");
-            }
-        })
-        .expect("spawning the /metrics/ listener thread");
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        Ok(Standalone { listener, runtime })
+    }
+
+    /// Serve on a thread of its own.
+    pub(crate) fn spawn(self) -> std::io::Result<()> {
+        let Standalone { listener, runtime } = self;
+        std::thread::Builder::new()
+            .name("instrument-metrics".into())
+            .spawn(move || {
+                let app =
+                    metrics_router::<()>().into_make_service_with_connect_info::<SocketAddr>();
+                let serve = async move { axum::serve(listener, app).await };
+                if let Err(error) = runtime.block_on(serve) {
+                    eprintln!("instrument-runtime: the /metrics/ listener stopped: {error}");
+                }
+            })
+            .map(drop)
+    }
 }

@@ -95,7 +95,9 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     #[cfg(feature = "axum")]
     let listener = match settings.listen {
         Some(addr) => Some(
-            std::net::TcpListener::bind(addr).map_err(|source| Error::Listen { addr, source })?,
+            std::net::TcpListener::bind(addr)
+                .and_then(crate::endpoint::Standalone::prepare)
+                .map_err(|source| Error::Listen { addr, source })?,
         ),
         None => None,
     };
@@ -133,7 +135,10 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     }
     #[cfg(feature = "axum")]
     if let Some(listener) = listener {
-        crate::endpoint::serve_standalone(listener);
+        // Only a failure to spawn a thread is left; metrics work without it.
+        if let Err(error) = listener.spawn() {
+            eprintln!("instrument-runtime: cannot start the /metrics/ listener: {error}");
+        }
     }
     Ok(metrics)
 }
