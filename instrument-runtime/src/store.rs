@@ -169,19 +169,39 @@ fn series<T>(
     ))
 }
 
-/// `key` with its metric and label names made valid for the text format
-/// (any other character becomes `_`, a leading digit gets a `_` before it),
+/// `key` with its metric and label names made valid for the text format,
 /// as other Prometheus exporters do with the names of libraries that use
-/// dots or dashes; borrowed when it is valid already.
-fn sanitized(key: &Key) -> std::borrow::Cow<'_, Key> {
-    let valid = is_name(key.name(), true) && key.labels().all(|l| is_name(l.key(), false));
+/// dots or dashes: any other character becomes `_`, a leading digit gets a
+/// `_` before it, a reserved `__` prefix loses one `_`, a histogram's own
+/// `le` label becomes `_le`, and of two labels that end up with the same
+/// name the first is kept. Borrowed when nothing needs to change.
+fn sanitized(key: &Key, histogram: bool) -> std::borrow::Cow<'_, Key> {
+    let label_ok = |name: &str| is_name(name, false) && !name.starts_with("__");
+    let mut names = key.labels().map(metrics::Label::key);
+    let unique = key.labels().enumerate().all(|(i, label)| {
+        key.labels()
+            .take(i)
+            .all(|earlier| earlier.key() != label.key())
+    });
+    let valid = is_name(key.name(), true)
+        && names.all(|name| label_ok(name) && !(histogram && name == "le"))
+        && unique;
     if valid {
         return std::borrow::Cow::Borrowed(key);
     }
-    let labels: Vec<metrics::Label> = key
-        .labels()
-        .map(|l| metrics::Label::new(sanitize(l.key(), false), l.value().to_owned()))
-        .collect();
+    let mut labels: Vec<metrics::Label> = Vec::new();
+    for label in key.labels() {
+        let mut name = sanitize(label.key(), false);
+        if name.starts_with("__") {
+            name.remove(0);
+        }
+        if histogram && name == "le" {
+            name.insert(0, '_');
+        }
+        if labels.iter().all(|kept| kept.key() != name) {
+            labels.push(metrics::Label::new(name, label.value().to_owned()));
+        }
+    }
     std::borrow::Cow::Owned(Key::from_parts(sanitize(key.name(), true), labels))
 }
 
@@ -234,35 +254,53 @@ impl Store {
     }
 
     /// May `name` have a new series of type `kind`? No when the family
-    /// already holds series of another type (said once on stderr).
+    /// already holds series of another type, or when its lines would be
+    /// taken for a histogram's (`x_count` next to histogram `x`, or the
+    /// other way round); said once on stderr.
     fn admit(&self, name: &str, kind: Type) -> bool {
+        const SAMPLES: [&str; 3] = ["_bucket", "_sum", "_count"];
         let mut types = self.types.write().unwrap_or_else(|e| e.into_inner());
-        let family = types.entry(name.to_owned()).or_insert(kind);
-        if *family != kind {
-            // Warned once per name and type: the entry under the suffixed
-            // name marks it.
-            let marker = format!("{name}\0{}", kind.name());
-            if types.insert(marker, kind).is_none() {
-                eprintln!(
-                    "instrument-runtime: {name} is a {}; a {} of that name is not recorded",
-                    types[name].name(),
-                    kind.name()
-                );
-            }
-            return false;
+        let clash = match types.get(name) {
+            Some(family) if *family != kind => Some(format!("{name} is a {}", family.name())),
+            Some(_) => None,
+            None if kind == Type::Histogram => SAMPLES
+                .iter()
+                .map(|suffix| format!("{name}{suffix}"))
+                .find(|sample| types.contains_key(sample))
+                .map(|sample| format!("{sample} is a family of its own")),
+            None => SAMPLES
+                .iter()
+                .filter_map(|suffix| name.strip_suffix(suffix))
+                .find(|base| types.get(*base) == Some(&Type::Histogram))
+                .map(|base| format!("{base} is a histogram")),
+        };
+        let Some(clash) = clash else {
+            types.insert(name.to_owned(), kind);
+            return true;
+        };
+        // Said once per name and type: the entry under the marked name
+        // remembers it.
+        if types
+            .insert(format!("{name}\0{}", kind.name()), kind)
+            .is_none()
+        {
+            eprintln!(
+                "instrument-runtime: {clash}; a {} named {name} is not recorded",
+                kind.name()
+            );
         }
-        true
+        false
     }
 
     pub(crate) fn counter(&self, key: &Key) -> Counter {
-        let key = sanitized(key);
+        let key = sanitized(key, false);
         let admit = || self.admit(key.name(), Type::Counter);
         series(&self.counters, &key, admit, AtomicCounter::default)
             .map_or_else(Counter::noop, Counter::from_arc)
     }
 
     pub(crate) fn gauge(&self, key: &Key) -> Gauge {
-        let key = sanitized(key);
+        let key = sanitized(key, false);
         let admit = || self.admit(key.name(), Type::Gauge);
         let new = || AtomicGauge(AtomicU64::new(0f64.to_bits()));
         series(&self.gauges, &key, admit, new).map_or_else(Gauge::noop, Gauge::from_arc)
@@ -274,7 +312,7 @@ impl Store {
     }
 
     fn histogram_series(&self, key: &Key) -> Option<Arc<AtomicHistogram>> {
-        let key = sanitized(key);
+        let key = sanitized(key, true);
         let admit = || self.admit(key.name(), Type::Histogram);
         series(&self.histograms, &key, admit, || {
             let bounds = self

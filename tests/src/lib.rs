@@ -10,11 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod load;
 mod stack;
 mod webhook;
 
+pub use crate::load::{Gate, Wrk, WrkReport};
 pub use crate::stack::{
-    prometheus_config, Alertmanager, Prometheus, Pushgateway, Sample, ScrapeJob, Server, WAIT,
+    prometheus_config, Alertmanager, Prometheus, Pushgateway, RawSeries, Sample, ScrapeJob, Server,
+    WAIT,
 };
 pub use crate::webhook::Webhook;
 
@@ -88,7 +91,9 @@ fn example_bin(name: &str) -> PathBuf {
 pub struct Service {
     pub addr: SocketAddr,
     child: Child,
-    _dir: TempDir,
+    /// The settings it was started with, to start it again.
+    env: Vec<(String, String)>,
+    dir: TempDir,
 }
 
 impl Service {
@@ -97,39 +102,45 @@ impl Service {
     /// (tests start servers in parallel) gets another port.
     pub fn start(env: &[(&str, &str)]) -> Service {
         let dir = TempDir::new("service");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         for _attempt in 1..=5 {
             let addr = free_addr();
-            let mut child = Command::new(example_service_bin())
-                .env("BIND", addr.to_string())
-                .env("DATABASE_PATH", dir.path().join("example.db"))
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("starting example-service");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!("example-service on {addr} exited at start ({status}); retrying");
-                    break;
-                }
-                if TcpStream::connect(addr).is_ok() {
+            match spawn_service(addr, dir.path(), &env) {
+                Some(child) => {
                     return Service {
                         addr,
                         child,
-                        _dir: dir,
-                    };
+                        env,
+                        dir,
+                    }
                 }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("example-service did not listen on {addr} within 30 s");
-                }
-                std::thread::sleep(Duration::from_millis(50));
+                None => eprintln!("example-service on {addr} exited at start; retrying"),
             }
         }
         panic!("example-service exited at start five times (its output is above)")
+    }
+
+    /// Kill the service (SIGKILL, as in a crash: its counters are gone).
+    /// [`restart`](Self::restart) brings it back.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kill the service if it runs and start it again on the same address,
+    /// with the same database and settings; returns once it accepts
+    /// connections again.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_service(self.addr, self.dir.path(), &self.env).unwrap_or_else(|| {
+            panic!(
+                "example-service did not start again on {} (its output is above)",
+                self.addr
+            )
+        });
     }
 
     /// One request; returns the status code and the body.
@@ -149,6 +160,35 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Start the example service on `addr` with its database in `dir`, and
+/// wait until it accepts connections; `None` if it exited first.
+fn spawn_service(addr: SocketAddr, dir: &Path, env: &[(String, String)]) -> Option<Child> {
+    let mut child = Command::new(example_service_bin())
+        .env("BIND", addr.to_string())
+        .env("DATABASE_PATH", dir.join("example.db"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting example-service");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return None;
+        }
+        if TcpStream::connect(addr).is_ok() {
+            return Some(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("example-service did not listen on {addr} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

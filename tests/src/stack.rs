@@ -29,6 +29,9 @@ pub struct Server {
     addr: SocketAddr,
     child: Child,
     log: PathBuf,
+    /// The executable and its arguments, to start it again.
+    program: PathBuf,
+    args: Vec<String>,
     // Dropped after the process is killed (fields drop after `drop` runs).
     dir: TempDir,
 }
@@ -47,49 +50,56 @@ impl Server {
         let log = dir.path().join(format!("{name}.log"));
         for attempt in 1..=5 {
             let addr = free_addr();
-            let out = File::create(&log).expect("creating the log file");
-            let err = out.try_clone().expect("sharing the log file");
-            let mut child = Command::new(program)
-                .args(args(addr, dir.path()))
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-            let deadline = Instant::now() + READY;
-            let exited = loop {
-                if let Ok((200, _)) = try_http(addr, "GET", "/-/ready", None, "") {
-                    break None;
-                }
-                if let Ok(Some(status)) = child.try_wait() {
-                    break Some(status);
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "{name} was not ready on {addr} within {READY:?}:\n{}",
-                        tail(&log)
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            };
-            match exited {
-                None => {
+            let args = args(addr, dir.path());
+            File::create(&log).expect("creating the log file");
+            match spawn_ready(name, program, &args, dir.path(), &log, addr) {
+                Ok(child) => {
                     return Server {
                         name,
                         addr,
                         child,
                         log,
+                        program: program.to_owned(),
+                        args,
                         dir,
                     }
                 }
-                Some(_) if attempt < 5 && tail(&log).contains("address already in use") => {}
-                Some(status) => panic!("{name} exited ({status}) at start:\n{}", tail(&log)),
+                Err(_) if attempt < 5 && tail(&log).contains("address already in use") => {}
+                Err(status) => panic!("{name} exited ({status}) at start:\n{}", tail(&log)),
             }
         }
         unreachable!("the last attempt returns or panics")
+    }
+
+    /// Kill the server (SIGKILL: no shutdown of its own, as in a crash) and
+    /// start it again with the same arguments: the same port and the same
+    /// directory (a Prometheus keeps its data). Waits until it is ready;
+    /// its log goes on in the same file.
+    pub fn restart(&mut self) {
+        self.kill();
+        match spawn_ready(
+            self.name,
+            &self.program,
+            &self.args,
+            self.dir.path(),
+            &self.log,
+            self.addr,
+        ) {
+            Ok(child) => self.child = child,
+            Err(status) => panic!(
+                "{} exited ({status}) when started again on {}:\n{}",
+                self.name,
+                self.addr,
+                tail(&self.log)
+            ),
+        }
+    }
+
+    /// Kill the server (SIGKILL) and wait for it to exit; `restart` starts
+    /// it again.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -124,6 +134,51 @@ impl Drop for Server {
     }
 }
 
+/// Start `program` with `args` in `dir`, its output appended to `log`, and
+/// wait until `GET /-/ready` on `addr` answers 200: the child, or its exit
+/// status if it exited first.
+fn spawn_ready(
+    name: &str,
+    program: &Path,
+    args: &[String],
+    dir: &Path,
+    log: &Path,
+    addr: SocketAddr,
+) -> Result<Child, std::process::ExitStatus> {
+    let out = File::options()
+        .append(true)
+        .create(true)
+        .open(log)
+        .expect("opening the log file");
+    let err = out.try_clone().expect("sharing the log file");
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let deadline = Instant::now() + READY;
+    loop {
+        if let Ok((200, _)) = try_http(addr, "GET", "/-/ready", None, "") {
+            return Ok(child);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{name} was not ready on {addr} within {READY:?}:\n{}",
+                tail(log)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The last 60 lines of a log file.
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -143,6 +198,13 @@ impl Sample {
     pub fn label(&self, name: &str) -> &str {
         self.labels.get(name).map_or("", String::as_str)
     }
+}
+
+/// The raw samples of one series in a range: labels and (ms, value) pairs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawSeries {
+    pub labels: BTreeMap<String, String>,
+    pub samples: Vec<(i64, f64)>,
 }
 
 /// A scrape job of a generated `prometheus.yml`.
@@ -249,6 +311,19 @@ impl Prometheus {
         self.server.addr()
     }
 
+    /// Kill Prometheus (SIGKILL, as in a crash). [`restart`](Self::restart)
+    /// brings it back.
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Start Prometheus again (killing it first if it runs) on the same
+    /// port, configuration and data directory; it replays its write-ahead
+    /// log, so the samples it had taken are kept.
+    pub fn restart(&mut self) {
+        self.server.restart();
+    }
+
     /// `data` of a `GET /api/v1/{path}` (path and query), or why not.
     pub fn api(&self, path: &str) -> Result<Value, String> {
         let (status, body) = try_http(self.addr(), "GET", &format!("/api/v1/{path}"), None, "")
@@ -268,7 +343,53 @@ impl Prometheus {
     /// sample without labels; a range vector gives each series' last
     /// value).
     pub fn query(&self, promql: &str) -> Result<Vec<Sample>, String> {
-        let data = self.api(&format!("query?query={}", url_encode(promql)))?;
+        self.query_with(promql, None)
+    }
+
+    /// An instant query evaluated at `at` (Unix seconds, to the
+    /// millisecond), so that several queries see the same window.
+    pub fn query_at(&self, promql: &str, at: f64) -> Result<Vec<Sample>, String> {
+        self.query_with(promql, Some(at))
+    }
+
+    /// The stored samples of a range selector (`metric{..}[30s]`) at `at`:
+    /// per series, its labels and every (timestamp in ms, value) in the
+    /// window, the raw data `increase()` and `rate()` compute from.
+    pub fn raw_samples(&self, selector: &str, at: f64) -> Result<Vec<RawSeries>, String> {
+        let path = format!("query?query={}&time={at:.3}", url_encode(selector));
+        let data = self.api(&path)?;
+        if data["resultType"] != "matrix" {
+            return Err(format!("`{selector}` is not a range selector: {data}"));
+        }
+        let series = data["result"].as_array().cloned().unwrap_or_default();
+        series
+            .iter()
+            .map(|s| {
+                let labels = s["metric"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                    .collect();
+                let samples = s["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|pair| {
+                        let at = pair[0].as_f64().ok_or_else(|| format!("time of {pair}"))?;
+                        let value = pair[1].as_str().ok_or_else(|| format!("value of {pair}"))?;
+                        let value = value.parse().map_err(|e| format!("{value:?}: {e}"))?;
+                        Ok(((at * 1000.0).round() as i64, value))
+                    })
+                    .collect::<Result<_, String>>()?;
+                Ok(RawSeries { labels, samples })
+            })
+            .collect()
+    }
+
+    fn query_with(&self, promql: &str, at: Option<f64>) -> Result<Vec<Sample>, String> {
+        let time = at.map(|at| format!("&time={at:.3}")).unwrap_or_default();
+        let data = self.api(&format!("query?query={}{time}", url_encode(promql)))?;
         let number = |pair: &Value| -> Result<f64, String> {
             let text = pair[1]
                 .as_str()
