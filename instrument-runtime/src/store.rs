@@ -146,6 +146,16 @@ impl Type {
     }
 }
 
+/// The series of `key` if it exists: the path of every registration of a
+/// known series (a hand-written `counter!` registers on each call), so the
+/// names are checked only when a key is not found.
+fn existing<T>(map: &RwLock<HashMap<Key, Arc<T>>>, key: &Key) -> Option<Arc<T>> {
+    map.read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .map(Arc::clone)
+}
+
 /// Find or create the series of `key` in `map`; `admit` is asked before a
 /// new series is created.
 fn series<T>(
@@ -293,6 +303,9 @@ impl Store {
     }
 
     pub(crate) fn counter(&self, key: &Key) -> Counter {
+        if let Some(counter) = existing(&self.counters, key) {
+            return Counter::from_arc(counter);
+        }
         let key = sanitized(key, false);
         let admit = || self.admit(key.name(), Type::Counter);
         series(&self.counters, &key, admit, AtomicCounter::default)
@@ -300,6 +313,9 @@ impl Store {
     }
 
     pub(crate) fn gauge(&self, key: &Key) -> Gauge {
+        if let Some(gauge) = existing(&self.gauges, key) {
+            return Gauge::from_arc(gauge);
+        }
         let key = sanitized(key, false);
         let admit = || self.admit(key.name(), Type::Gauge);
         let new = || AtomicGauge(AtomicU64::new(0f64.to_bits()));
@@ -312,6 +328,9 @@ impl Store {
     }
 
     fn histogram_series(&self, key: &Key) -> Option<Arc<AtomicHistogram>> {
+        if let Some(histogram) = existing(&self.histograms, key) {
+            return Some(histogram);
+        }
         let key = sanitized(key, true);
         let admit = || self.admit(key.name(), Type::Histogram);
         series(&self.histograms, &key, admit, || {
