@@ -7,6 +7,7 @@
 //! (families and series sorted) and escapes label values and HELP texts as
 //! the text format requires, so no value can break the page or be altered.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -154,6 +155,23 @@ fn existing<T>(map: &RwLock<HashMap<Key, Arc<T>>>, key: &Key) -> Option<Arc<T>> 
         .unwrap_or_else(|e| e.into_inner())
         .get(key)
         .map(Arc::clone)
+}
+
+/// Keep a key whose names had to be made valid next to its valid form, so
+/// that the next registration of the same key (a library's `counter!` with
+/// a dotted name, on every call) finds it at once. Such keys are never
+/// rendered.
+fn remember<T>(
+    map: &RwLock<HashMap<Key, Arc<T>>>,
+    given: &Key,
+    changed: bool,
+    found: Option<&Arc<T>>,
+) {
+    if let (true, Some(series)) = (changed, found) {
+        let mut map = map.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(given.clone())
+            .or_insert_with(|| Arc::clone(series));
+    }
 }
 
 /// Find or create the series of `key` in `map`; `admit` is asked before a
@@ -306,20 +324,33 @@ impl Store {
         if let Some(counter) = existing(&self.counters, key) {
             return Counter::from_arc(counter);
         }
-        let key = sanitized(key, false);
-        let admit = || self.admit(key.name(), Type::Counter);
-        series(&self.counters, &key, admit, AtomicCounter::default)
-            .map_or_else(Counter::noop, Counter::from_arc)
+        let valid = sanitized(key, false);
+        let admit = || self.admit(valid.name(), Type::Counter);
+        let found = series(&self.counters, &valid, admit, AtomicCounter::default);
+        remember(
+            &self.counters,
+            key,
+            matches!(valid, Cow::Owned(_)),
+            found.as_ref(),
+        );
+        found.map_or_else(Counter::noop, Counter::from_arc)
     }
 
     pub(crate) fn gauge(&self, key: &Key) -> Gauge {
         if let Some(gauge) = existing(&self.gauges, key) {
             return Gauge::from_arc(gauge);
         }
-        let key = sanitized(key, false);
-        let admit = || self.admit(key.name(), Type::Gauge);
+        let valid = sanitized(key, false);
+        let admit = || self.admit(valid.name(), Type::Gauge);
         let new = || AtomicGauge(AtomicU64::new(0f64.to_bits()));
-        series(&self.gauges, &key, admit, new).map_or_else(Gauge::noop, Gauge::from_arc)
+        let found = series(&self.gauges, &valid, admit, new);
+        remember(
+            &self.gauges,
+            key,
+            matches!(valid, Cow::Owned(_)),
+            found.as_ref(),
+        );
+        found.map_or_else(Gauge::noop, Gauge::from_arc)
     }
 
     pub(crate) fn histogram(&self, key: &Key) -> Histogram {
@@ -331,15 +362,22 @@ impl Store {
         if let Some(histogram) = existing(&self.histograms, key) {
             return Some(histogram);
         }
-        let key = sanitized(key, true);
-        let admit = || self.admit(key.name(), Type::Histogram);
-        series(&self.histograms, &key, admit, || {
+        let valid = sanitized(key, true);
+        let admit = || self.admit(valid.name(), Type::Histogram);
+        let found = series(&self.histograms, &valid, admit, || {
             let bounds = self
                 .family_bounds
-                .get(key.name())
+                .get(valid.name())
                 .unwrap_or(&self.default_bounds);
             AtomicHistogram::new(Arc::clone(bounds))
-        })
+        });
+        remember(
+            &self.histograms,
+            key,
+            matches!(valid, Cow::Owned(_)),
+            found.as_ref(),
+        );
+        found
     }
 
     pub(crate) fn describe(&self, name: &str, kind: Type, description: SharedString) {
@@ -396,7 +434,14 @@ impl Store {
             .clone();
 
         let mut families: HashMap<&str, (Type, Vec<Series>)> = HashMap::new();
-        for (key, kind, sample) in &taken {
+        // Keys kept by `remember` under the names their caller gave.
+        let given = |key: &Key, kind: &Type| {
+            matches!(
+                sanitized(key, *kind == Type::Histogram),
+                std::borrow::Cow::Owned(_)
+            )
+        };
+        for (key, kind, sample) in taken.iter().filter(|(key, kind, _)| !given(key, kind)) {
             let entry = families
                 .entry(key.name())
                 .or_insert_with(|| (*kind, Vec::new()));
@@ -648,7 +693,9 @@ mod tests {
             "tokio.tasks-spawned",
             vec![metrics::Label::new("worker-id", "1")],
         );
-        recorder.register_counter(&key, &META).increment(3);
+        recorder.register_counter(&key, &META).increment(1);
+        // Registered again under the name as given: the same series.
+        recorder.register_counter(&key, &META).increment(2);
         recorder
             .register_counter(&Key::from_name("9lives"), &META)
             .increment(1);
