@@ -57,9 +57,19 @@ impl Cardinality {
         family: &str,
         values: Vec<SharedString>,
     ) -> Vec<SharedString> {
+        self.admit_or_fold(rt, family, values).0
+    }
+
+    /// As [`admit`](Self::admit), and whether the values were folded.
+    pub(crate) fn admit_or_fold(
+        &self,
+        rt: &Runtime,
+        family: &str,
+        values: Vec<SharedString>,
+    ) -> (Vec<SharedString>, bool) {
         let family_state = self.family(rt, family);
         if family_state.admit(&values) {
-            return values;
+            return (values, false);
         }
         family_state.overflow.increment(1);
         if !family_state.warned.swap(true, Ordering::Relaxed) {
@@ -69,7 +79,7 @@ impl Cardinality {
                 family_state.limit
             );
         }
-        vec![SharedString::const_str(OVERFLOW); values.len()]
+        (vec![SharedString::const_str(OVERFLOW); values.len()], true)
     }
 
     fn family(&self, rt: &Runtime, name: &str) -> Arc<Family> {

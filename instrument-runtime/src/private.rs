@@ -8,10 +8,11 @@
 //! A call made before `install()` records nothing and leaves the site
 //! untouched, so later calls are counted.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 use metrics::{Counter, Histogram, Label};
 
@@ -175,7 +176,33 @@ enum CountedHandles {
     /// A custom family whose labels are all static.
     Single(Counter),
     /// A custom family with per-call label values.
-    Dynamic,
+    Dynamic(LabelCache<Counter>),
+}
+
+/// The handles of the label sets a site with per-call label values has
+/// seen, found by the values alone: a repeated label set costs one hash
+/// lookup under a read lock. Bounded by the family's cardinality limit:
+/// folded label sets are not kept.
+struct LabelCache<H>(RwLock<HashMap<Box<[SharedString]>, H>>);
+
+impl<H: Clone> LabelCache<H> {
+    fn new() -> Self {
+        LabelCache(RwLock::new(HashMap::new()))
+    }
+
+    /// The handle of `values`, or `resolve`'s (kept unless it says the
+    /// values were folded into the overflow set).
+    fn get(&self, values: &[SharedString], resolve: impl FnOnce() -> (H, bool)) -> H {
+        if let Some(handle) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(values) {
+            return handle.clone();
+        }
+        let (handle, folded) = resolve();
+        if !folded {
+            let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
+            cache.entry(values.into()).or_insert_with(|| handle.clone());
+        }
+        handle
+    }
 }
 
 impl Counted {
@@ -202,7 +229,7 @@ impl Counted {
                 if custom.is_static() {
                     CountedHandles::Single(rt.counter(custom.name, custom.labels(&[])))
                 } else {
-                    CountedHandles::Dynamic
+                    CountedHandles::Dynamic(LabelCache::new())
                 }
             }
         }
@@ -223,26 +250,34 @@ impl Counted {
                 counters[outcome as usize].increment(1)
             }
             Some(CountedHandles::Single(counter)) => counter.increment(1),
-            Some(_) => self.record_cold(outcome, labels),
+            Some(CountedHandles::Dynamic(cache)) => self.record_dynamic(cache, labels),
+            Some(CountedHandles::Outcomes(_)) => self.record_cold(outcome, labels),
             None => {}
         }
     }
 
+    #[inline(never)]
+    fn record_dynamic(&'static self, cache: &LabelCache<Counter>, values: &[SharedString]) {
+        let (Some(rt), Some(custom)) = (runtime::get(), &self.custom) else {
+            return;
+        };
+        let counter = cache.get(values, || {
+            let (values, folded) = rt
+                .cardinality
+                .admit_or_fold(rt, custom.name, values.to_vec());
+            (rt.counter(custom.name, custom.labels(&values)), folded)
+        });
+        counter.increment(1);
+    }
+
+    /// A cancelled call of a site of `function_calls_total`.
     #[cold]
     #[inline(never)]
-    fn record_cold(&'static self, outcome: Outcome, labels: &[SharedString]) {
+    fn record_cold(&'static self, outcome: Outcome, _labels: &[SharedString]) {
         let Some(rt) = runtime::get() else { return };
-        match &self.custom {
-            None => {
-                let name = rt.builtin(&catalogue::FUNCTION_CALLS);
-                let labels = self.outcome_labels(Outcome::LABELS[outcome as usize]);
-                rt.counter(name, labels).increment(1);
-            }
-            Some(custom) => {
-                let values = rt.cardinality.admit(rt, custom.name, labels.to_vec());
-                rt.counter(custom.name, custom.labels(&values)).increment(1);
-            }
-        }
+        let name = rt.builtin(&catalogue::FUNCTION_CALLS);
+        let labels = self.outcome_labels(Outcome::LABELS[outcome as usize]);
+        rt.counter(name, labels).increment(1);
     }
 }
 
@@ -306,8 +341,8 @@ pub struct Timed {
     function: &'static str,
     module: &'static str,
     custom: Option<Custom>,
-    /// `None` when the label values are computed per call.
-    handles: OnceLock<Option<Histogram>>,
+    /// `Err` when the label values are computed per call.
+    handles: OnceLock<Result<Histogram, LabelCache<Histogram>>>,
 }
 
 impl Timed {
@@ -321,7 +356,7 @@ impl Timed {
         }
     }
 
-    fn resolve(&self, rt: &Runtime) -> Option<Histogram> {
+    fn resolve(&self, rt: &Runtime) -> Result<Histogram, LabelCache<Histogram>> {
         match &self.custom {
             None => {
                 let name = rt.builtin(&catalogue::FUNCTION_DURATION);
@@ -329,13 +364,15 @@ impl Timed {
                     Label::from_static_parts("function", self.function),
                     Label::from_static_parts("module", self.module),
                 ];
-                Some(rt.histogram(name, labels))
+                Ok(rt.histogram(name, labels))
             }
             Some(custom) => {
                 rt.describe(custom.name, Kind::Histogram, custom.help);
-                custom
-                    .is_static()
-                    .then(|| rt.histogram(custom.name, custom.labels(&[])))
+                if custom.is_static() {
+                    Ok(rt.histogram(custom.name, custom.labels(&[])))
+                } else {
+                    Err(LabelCache::new())
+                }
             }
         }
     }
@@ -343,20 +380,29 @@ impl Timed {
     #[inline]
     fn record(&'static self, seconds: f64, labels: &[SharedString]) {
         match resolve(&self.handles, |rt| self.resolve(rt)) {
-            Some(Some(histogram)) => histogram.record(seconds),
-            Some(None) => self.record_cold(seconds, labels),
+            Some(Ok(histogram)) => histogram.record(seconds),
+            Some(Err(cache)) => self.record_dynamic(cache, seconds, labels),
             None => {}
         }
     }
 
-    #[cold]
     #[inline(never)]
-    fn record_cold(&'static self, seconds: f64, labels: &[SharedString]) {
-        if let (Some(rt), Some(custom)) = (runtime::get(), &self.custom) {
-            let values = rt.cardinality.admit(rt, custom.name, labels.to_vec());
-            rt.histogram(custom.name, custom.labels(&values))
-                .record(seconds);
-        }
+    fn record_dynamic(
+        &'static self,
+        cache: &LabelCache<Histogram>,
+        seconds: f64,
+        values: &[SharedString],
+    ) {
+        let (Some(rt), Some(custom)) = (runtime::get(), &self.custom) else {
+            return;
+        };
+        let histogram = cache.get(values, || {
+            let (values, folded) = rt
+                .cardinality
+                .admit_or_fold(rt, custom.name, values.to_vec());
+            (rt.histogram(custom.name, custom.labels(&values)), folded)
+        });
+        histogram.record(seconds);
     }
 }
 
