@@ -35,7 +35,7 @@ pub(crate) struct Family {
 macro_rules! families {
     ($($ident:ident = $name:literal, $kind:ident, $help:literal;)*) => {
         $(pub(crate) const $ident: Family = Family { name: $name, kind: Kind::$kind, help: $help };)*
-        /// Every built-in family, in catalogue order.
+        /// Every family of this list, in its order.
         pub(crate) const ALL: &[Family] = &[$($ident),*];
     };
 }
@@ -79,15 +79,7 @@ families! {
 pub(crate) mod compat {
     use super::{Family, Kind};
 
-    macro_rules! compat_families {
-        ($($ident:ident = $name:literal, $kind:ident, $help:literal;)*) => {
-            $(pub(crate) const $ident: Family = Family { name: $name, kind: Kind::$kind, help: $help };)*
-            /// Every compatibility family.
-            pub(crate) const ALL: &[Family] = &[$($ident),*];
-        };
-    }
-
-    compat_families! {
+    families! {
         REQUESTS_BEFORE = "http_requests_before_middlewares_total", Counter,
             "Total count of requests before middlewares run.";
         RESPONSES_BEFORE = "http_responses_before_middlewares_total", Counter,

@@ -187,7 +187,7 @@ impl Push {
         push_segment(&mut path, "job", &self.job);
         let mut seen = vec!["job"];
         for (name, value) in &self.grouping {
-            let reason = if !is_label_name(name) {
+            let reason = if !crate::store::is_name(name, false) {
                 Some("not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
             } else if name.starts_with("__") {
                 Some("names starting with `__` are reserved")
@@ -380,12 +380,6 @@ fn base64_url(bytes: &[u8], out: &mut String) {
             }
         }
     }
-}
-
-fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// One `PUT` on a fresh connection, within `timeout` overall.

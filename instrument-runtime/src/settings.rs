@@ -313,15 +313,10 @@ fn check_buckets(setting: &'static str, buckets: &[f64]) -> Result<(), Error> {
 
 /// Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub(crate) fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    crate::store::is_name(name, true)
 }
 
 /// Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, `__` prefix reserved.
 pub(crate) fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    !name.starts_with("__")
-        && matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    crate::store::is_name(name, false) && !name.starts_with("__")
 }

@@ -233,7 +233,9 @@ fn sanitized(key: &Key, histogram: bool) -> std::borrow::Cow<'_, Key> {
     std::borrow::Cow::Owned(Key::from_parts(sanitize(key.name(), true), labels))
 }
 
-fn is_name(name: &str, colons: bool) -> bool {
+/// A valid metric name (`colons`: `[a-zA-Z_:][a-zA-Z0-9_:]*`) or label
+/// name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub(crate) fn is_name(name: &str, colons: bool) -> bool {
     let valid = |(i, c): (usize, char)| {
         c.is_ascii_alphabetic() || c == '_' || (colons && c == ':') || (i > 0 && c.is_ascii_digit())
     };
