@@ -2,7 +2,9 @@
 //! optional standalone listener, both behind the same protection.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::body::Bytes;
 use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -92,10 +94,41 @@ fn refuse(denied: Denied, access: &Access) -> Response {
 }
 
 async fn render(metrics: Metrics) -> Response {
-    match tokio::task::spawn_blocking(move || metrics.render()).await {
-        Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    match shared_render(metrics).await {
+        Some(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// The page for a scrape, rendered after the scrape arrived, and shared with
+/// every other scrape that arrived before that rendering started.
+///
+/// One rendering runs at a time. The scrapes that arrive meanwhile form the
+/// next batch, rendered once when the current rendering ends, and share its
+/// page: concurrent scrapes cost one rendering and one copy of the page per
+/// batch, not one each, and no scrape sees values older than its arrival.
+async fn shared_render(metrics: Metrics) -> Option<Bytes> {
+    type Batch = Arc<tokio::sync::OnceCell<Option<Bytes>>>;
+    /// The batch that has not started rendering yet.
+    static NEXT: Mutex<Option<Batch>> = Mutex::new(None);
+    /// Held by the rendering under way.
+    static RENDERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let next = || NEXT.lock().unwrap_or_else(PoisonError::into_inner);
+    let batch = Arc::clone(next().get_or_insert_with(Batch::default));
+    let render = || async {
+        let _rendering = RENDERING.lock().await;
+        {
+            // Closed: later scrapes form the next batch.
+            let mut next = next();
+            if next.as_ref().is_some_and(|open| Arc::ptr_eq(open, &batch)) {
+                *next = None;
+            }
+        }
+        tokio::task::spawn_blocking(move || Bytes::from(metrics.render()))
+            .await
+            .ok()
+    };
+    batch.get_or_init(render).await.clone()
 }
 
 /// A router answering `GET /metrics` and `GET /metrics/` (and `HEAD`) with
@@ -128,44 +161,4 @@ where
     Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/metrics/", get(metrics_handler))
-}
-
-/// Serve `/metrics` and `/metrics/` (and 404 for everything else) on a
-/// thread of its own, so it works whether or not the application runs tokio.
-/// It passes each client's address, for the allow-list.
-pub(crate) struct Standalone {
-    listener: tokio::net::TcpListener,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Standalone {
-    /// Everything that can fail, done before `install()` puts the recorder
-    /// in place: the listener made non-blocking and its runtime built.
-    pub(crate) fn prepare(listener: std::net::TcpListener) -> std::io::Result<Standalone> {
-        listener.set_nonblocking(true)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()?;
-        let listener = {
-            let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
-        Ok(Standalone { listener, runtime })
-    }
-
-    /// Serve on a thread of its own.
-    pub(crate) fn spawn(self) -> std::io::Result<()> {
-        let Standalone { listener, runtime } = self;
-        std::thread::Builder::new()
-            .name("instrument-metrics".into())
-            .spawn(move || {
-                let app =
-                    metrics_router::<()>().into_make_service_with_connect_info::<SocketAddr>();
-                let serve = async move { axum::serve(listener, app).await };
-                if let Err(error) = runtime.block_on(serve) {
-                    eprintln!("instrument-runtime: the /metrics/ listener stopped: {error}");
-                }
-            })
-            .map(drop)
-    }
 }

@@ -57,6 +57,8 @@ mod endpoint;
 mod error;
 #[cfg(feature = "axum")]
 mod layer;
+#[cfg(feature = "axum")]
+mod listener;
 mod push;
 mod runtime;
 mod settings;

@@ -96,7 +96,7 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     let listener = match settings.listen {
         Some(addr) => Some(
             std::net::TcpListener::bind(addr)
-                .and_then(crate::endpoint::Standalone::prepare)
+                .and_then(|tcp| crate::listener::Standalone::prepare(tcp, settings.listen_limits))
                 .map_err(|source| Error::Listen { addr, source })?,
         ),
         None => None,

@@ -36,6 +36,8 @@ pub struct Builder {
     pub(crate) db_vendor: String,
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) listen: Option<SocketAddr>,
+    #[cfg(feature = "axum")]
+    pub(crate) listen_limits: crate::listener::Limits,
     pub(crate) django_compat: bool,
     pub(crate) bearer_token: Option<Secret>,
     pub(crate) basic_auth: Option<(String, Secret)>,
@@ -54,6 +56,8 @@ impl Default for Builder {
             db_alias: "default".to_owned(),
             db_vendor: "unknown".to_owned(),
             listen: None,
+            #[cfg(feature = "axum")]
+            listen_limits: crate::listener::Limits::default(),
             django_compat: false,
             cardinality_limit: crate::cardinality::DEFAULT_LIMIT,
             family_cardinality_limits: Vec::new(),
@@ -131,6 +135,63 @@ impl Builder {
     #[cfg(feature = "axum")]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+
+    /// How long the [`listen`](Builder::listen) listener waits on a client
+    /// for a request head (default 10 s): from the moment the connection is
+    /// accepted or, on a kept-alive connection, the previous response was
+    /// sent, until the head has arrived in full. A client slower than that
+    /// is disconnected, so idle or slow clients cannot hold connections.
+    /// Prometheus reconnects by itself when a kept-alive connection was
+    /// closed between two scrapes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = instrument_runtime::Builder::new()
+    ///     .listen("127.0.0.1:9464".parse().unwrap())
+    ///     .listen_timeout(Duration::from_secs(5));
+    /// ```
+    #[cfg(feature = "axum")]
+    pub fn listen_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.listen_limits.timeout = timeout;
+        self
+    }
+
+    /// How long a write of a response by the [`listen`](Builder::listen)
+    /// listener may make no progress (default 30 s, like nginx's
+    /// `send_timeout`): a client that stops reading its response is then
+    /// disconnected. A slow reader that keeps reading is served in full,
+    /// however long the page takes.
+    #[cfg(feature = "axum")]
+    pub fn listen_write_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.listen_limits.write_timeout = timeout;
+        self
+    }
+
+    /// How many connections the [`listen`](Builder::listen) listener serves
+    /// at once (default 1024). Further clients wait in the kernel's accept
+    /// backlog until a connection closes, which [`listen_timeout`]
+    /// bounds. With [`listen_max_head_bytes`], it bounds the memory that
+    /// clients can hold before their credentials are checked.
+    ///
+    /// [`listen_timeout`]: Builder::listen_timeout
+    /// [`listen_max_head_bytes`]: Builder::listen_max_head_bytes
+    #[cfg(feature = "axum")]
+    pub fn listen_max_connections(mut self, connections: usize) -> Self {
+        self.listen_limits.max_connections = connections;
+        self
+    }
+
+    /// The largest request head (request line and header fields) the
+    /// [`listen`](Builder::listen) listener reads (default 16 KiB, at least
+    /// 8 KiB). A larger head is answered with 431 and the connection is
+    /// closed. A scrape's head, with its `Authorization` header, is a few
+    /// hundred bytes.
+    #[cfg(feature = "axum")]
+    pub fn listen_max_head_bytes(mut self, bytes: usize) -> Self {
+        self.listen_limits.max_head_bytes = bytes;
         self
     }
 
@@ -240,6 +301,8 @@ impl Builder {
             );
         }
         check_buckets("buckets", &self.buckets)?;
+        #[cfg(feature = "axum")]
+        self.validate_listen_limits()?;
         if self.cardinality_limit == 0 {
             return invalid(
                 "cardinality_limit",
@@ -284,6 +347,40 @@ impl Builder {
             }
         }
         Ok(())
+    }
+}
+
+impl Builder {
+    #[cfg(feature = "axum")]
+    fn validate_listen_limits(&self) -> Result<(), Error> {
+        use crate::listener::Limits;
+        let limits = &self.listen_limits;
+        let (setting, reason) = if limits.timeout.is_zero() {
+            ("listen_timeout", "the timeout must be longer than zero")
+        } else if limits.write_timeout.is_zero() {
+            (
+                "listen_write_timeout",
+                "the timeout must be longer than zero",
+            )
+        } else if limits.max_connections == 0 {
+            (
+                "listen_max_connections",
+                "at least one connection is needed",
+            )
+        } else if limits.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            ("listen_max_connections", "the number is too large")
+        } else if limits.max_head_bytes < Limits::MIN_HEAD_BYTES {
+            (
+                "listen_max_head_bytes",
+                "the limit must be at least 8192 bytes",
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::InvalidSetting {
+            setting,
+            reason: reason.to_owned(),
+        })
     }
 }
 

@@ -1,0 +1,275 @@
+//! The standalone `/metrics/` listener (`Builder::listen`): its own thread,
+//! its own single-threaded tokio runtime, and an accept loop that no client
+//! can stop.
+//!
+//! - Accept errors back off and retry: running out of file descriptors
+//!   (`EMFILE`, `ENFILE`) or kernel memory only slows accepting down until
+//!   connections close again.
+//! - At most [`Limits::max_connections`] connections are served at once;
+//!   more clients wait in the kernel's backlog until one closes.
+//! - A request head must arrive in full within [`Limits::timeout`] (also
+//!   the wait for the next request on a kept-alive connection), and may
+//!   hold at most [`Limits::max_head_bytes`]: unauthenticated clients hold
+//!   at most `max_connections × max_head_bytes` of memory.
+//! - A write that makes no progress for [`Limits::write_timeout`] (a client
+//!   that stops reading its response) closes the connection, as nginx's
+//!   `send_timeout` does.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::{sleep, Instant, Sleep};
+use tower_service::Service;
+
+/// The limits of the standalone listener; see the `Builder::listen_*`
+/// methods for what each means.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Limits {
+    pub(crate) timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) max_head_bytes: usize,
+}
+
+impl Limits {
+    /// The smallest head limit hyper accepts.
+    pub(crate) const MIN_HEAD_BYTES: usize = 8192;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_head_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The first pause after an accept error, and the longest.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
+
+/// The shortest interval between two reports of accept errors.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// The listener, bound and with its runtime built, ready to be spawned.
+pub(crate) struct Standalone {
+    listener: TcpListener,
+    runtime: tokio::runtime::Runtime,
+    limits: Limits,
+}
+
+impl Standalone {
+    /// Everything that can fail, done before `install()` puts the recorder
+    /// in place: the listener made non-blocking and its runtime built.
+    pub(crate) fn prepare(listener: std::net::TcpListener, limits: Limits) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        Ok(Standalone {
+            listener,
+            runtime,
+            limits,
+        })
+    }
+
+    /// Serve on a thread of its own, for the life of the process.
+    pub(crate) fn spawn(self) -> io::Result<()> {
+        let Standalone {
+            listener,
+            runtime,
+            limits,
+        } = self;
+        std::thread::Builder::new()
+            .name("instrument-metrics".into())
+            .spawn(move || runtime.block_on(serve(listener, limits)))
+            .map(drop)
+    }
+}
+
+/// Accept and serve connections; never returns.
+async fn serve(listener: TcpListener, limits: Limits) {
+    let router = crate::endpoint::metrics_router::<()>();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.timeout)
+        .max_buf_size(limits.max_head_bytes);
+    let mut backoff = BACKOFF.0;
+    let mut reported: Option<Instant> = None;
+    loop {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = BACKOFF.0;
+                accepted
+            }
+            // The client gave up before it was accepted: nothing to wait for.
+            Err(error) if is_per_connection(&error) => continue,
+            Err(error) => {
+                // Once a minute at most: a listener at its descriptor limit
+                // fails, accepts and fails again many times a second.
+                if reported.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+                    reported = Some(Instant::now());
+                    eprintln!(
+                        "instrument-runtime: the /metrics/ listener cannot accept connections \
+                         ({error}); retrying"
+                    );
+                }
+                sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF.1);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let mut router: Router = router.clone();
+            router.call(request)
+        });
+        let connection = http.serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+            service,
+        );
+        tokio::spawn(async move {
+            // A client that sends garbage or goes silent ends here; the
+            // error is the client's, there is nothing to report.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+}
+
+/// Errors of one pending connection, not of the listener.
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// A stream whose writes fail with `TimedOut` once one has made no progress
+/// for the given time: a client that stops reading cannot hold its
+/// connection (and the page queued for it) forever.
+struct WriteDeadline {
+    stream: TcpStream,
+    timeout: Duration,
+    /// Armed while a write is pending.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(stream: TcpStream, timeout: Duration) -> Self {
+        WriteDeadline {
+            stream,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    fn on_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
+        ready!(stalled.as_mut().poll(cx));
+        self.stalled = None;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client read nothing of its response within the timeout",
+        )))
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.on_write(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.on_write(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.stream).poll_flush(cx);
+        self.on_write(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.on_write(cx, poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_connection_errors_are_not_the_listeners() {
+        assert!(is_per_connection(&io::Error::from(
+            io::ErrorKind::ConnectionAborted
+        )));
+        // EMFILE and ENFILE: out of descriptors; back off, do not drop the
+        // listener and do not spin.
+        assert!(!is_per_connection(&io::Error::from_raw_os_error(24)));
+        assert!(!is_per_connection(&io::Error::from_raw_os_error(23)));
+    }
+}
