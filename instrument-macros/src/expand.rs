@@ -41,7 +41,7 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
             ),
             labels: Some(labels),
             guard: Some(quote!(::instrument_runtime::__private::CountGuard::new(
-                &__INSTRUMENT_SITE,
+                __instrument_site,
                 &__instrument_labels,
             ))),
             on_return: Some({
@@ -66,7 +66,7 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
             ),
             labels: Some(labels),
             guard: Some(quote!(::instrument_runtime::__private::TimeGuard::new(
-                &__INSTRUMENT_SITE,
+                __instrument_site,
                 &__instrument_labels,
             ))),
             on_return: None,
@@ -125,7 +125,7 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
             ),
             labels: None,
             guard: Some(quote!(::instrument_runtime::__private::DbGuard::new(
-                &__INSTRUMENT_SITE,
+                __instrument_site,
                 #statements,
             ))),
             on_return: Some(quote!(__instrument_guard.returned(#outcome);)),
@@ -145,7 +145,7 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
             syn::ReturnType::Default => function.item.sig.ident.span(),
         };
         let record = quote_spanned! {span=>
-            __INSTRUMENT_SITE.record(::instrument_runtime::__private::CacheResult::lookup(&__instrument_ret));
+            __instrument_site.record(::instrument_runtime::__private::CacheResult::lookup(&__instrument_ret));
         };
         Plan {
             site: (
@@ -248,13 +248,36 @@ fn probe() -> TokenStream {
 }
 
 /// Rewrite the function's body according to its shape.
+///
+/// The design (see the crate docs of instrument-runtime, "How the macros
+/// expand"): the body stays in the function itself wherever its value need
+/// not be seen (`#[timed]`, a return type that hides its value such as
+/// `impl Fn(&str) -> &str`, a body that never returns), so that it compiles
+/// and runs exactly as written. Where the value decides the outcome, the
+/// body runs in a closure (an async block for `async fn`) whose every
+/// `return` and `?` lands in one place; three things keep that closure
+/// faithful to the function:
+///
+/// - its return type is fixed to the declared one before the body is type
+///   checked (async-trait's `if let Some(r) = None::<T> { return r; }`), so
+///   an early `return` coerces and a closure in the body gets its signature
+///   from the declared type, as in the function;
+/// - the arguments move into it as one tuple and are bound again at its
+///   start, in declaration order, so they are dropped after the body's
+///   locals and in reverse order, as a function's arguments are;
+/// - the user's statements are spliced, not wrapped in a second block.
 fn instrument(function: &mut Function, plan: Plan) {
     let (site_ty, site_init) = &plan.site;
+    // The statics in a block of their own: the macros stack, each with its
+    // own site, in one scope.
     let statics = quote! {
-        static __INSTRUMENT_SITE: #site_ty = #site_init;
-        #[::instrument_runtime::__private::linkme::distributed_slice(::instrument_runtime::__private::SITES)]
-        #[linkme(crate = ::instrument_runtime::__private::linkme)]
-        static __INSTRUMENT_REGISTRATION: &'static dyn ::instrument_runtime::__private::Site = &__INSTRUMENT_SITE;
+        let __instrument_site: &'static #site_ty = {
+            static __INSTRUMENT_SITE: #site_ty = #site_init;
+            #[::instrument_runtime::__private::linkme::distributed_slice(::instrument_runtime::__private::SITES)]
+            #[linkme(crate = ::instrument_runtime::__private::linkme)]
+            static __INSTRUMENT_REGISTRATION: &'static dyn ::instrument_runtime::__private::Site = &__INSTRUMENT_SITE;
+            &__INSTRUMENT_SITE
+        };
     };
     let labels = plan.labels.as_ref().map(|labels| {
         let len = labels.len();
@@ -269,13 +292,38 @@ fn instrument(function: &mut Function, plan: Plan) {
         }
     });
     // A body that never returns has no value to inspect: the guard alone
-    // records its panic.
-    let on_return = plan.on_return.filter(|_| !function.diverges);
-    let guard = plan.guard.as_ref().map(|guard| match on_return {
-        Some(_) => quote!(let mut __instrument_guard = #guard;),
-        None => quote!(let __instrument_guard = #guard;),
-    });
+    // records its panic. Neither has a value of a type the signature hides
+    // (`-> impl Trait`): the call is a success unless it panics.
+    let opaque = matches!(function.output, Some(syn::Type::Infer(_)))
+        && matches!(function.shape, Shape::Sync);
+    let mut on_return = plan.on_return.filter(|_| !function.diverges);
+    let mut exits_ok = false;
+    if opaque && on_return.is_some() && plan.guard.is_some() {
+        on_return = None;
+        exits_ok = true;
+    }
+    let guard = plan
+        .guard
+        .as_ref()
+        .map(|guard| match (&on_return, exits_ok) {
+            (Some(_), _) => quote!(let mut __instrument_guard = #guard;),
+            (None, true) => quote! {
+                let __instrument_guard = #guard.exits(::core::result::Result::Ok(()));
+            },
+            (None, false) => quote!(let __instrument_guard = #guard;),
+        });
     let annotation = function.output.as_ref().map(|ty| quote!(: #ty));
+    // Fixes the return type of the closure or async block to the declared
+    // one before the body is checked.
+    let expect = function.output.as_ref().map(|ty| {
+        quote! {
+            if let ::core::option::Option::Some(__instrument_ret) =
+                ::core::option::Option::None::<#ty>
+            {
+                return __instrument_ret;
+            }
+        }
+    });
     // Awaiting the body through `polled` tells the guard when its own body
     // is running, so a panic there is told apart from the future being
     // dropped while something else panics.
@@ -286,31 +334,48 @@ fn instrument(function: &mut Function, plan: Plan) {
         None => quote!(#future.await),
     };
     let on_return = &on_return;
-    let block = &function.item.block;
+    let rebinds = match (&function.shape, on_return) {
+        (Shape::Sync, Some(_)) => !function.inline_body,
+        (Shape::Async, Some(_)) => true,
+        _ => false,
+    };
+    let (pass_args, bind_args) = if rebinds {
+        rebind_arguments(&mut function.item.sig)
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let stmts = &function.item.block.stmts;
     let body: TokenStream = match (&function.shape, on_return) {
-        (Shape::Sync | Shape::Async, None) => quote!({ #statics #labels #guard #block }),
+        (Shape::Sync | Shape::Async, None) => quote!({ #statics #labels #guard #(#stmts)* }),
         (Shape::Sync, Some(on_return)) if function.inline_body => quote! {{
             #statics #labels #guard
-            let __instrument_ret #annotation = #block;
+            let __instrument_ret #annotation = { #(#stmts)* };
             #on_return
             __instrument_ret
         }},
         (Shape::Sync, Some(on_return)) => quote! {{
             #statics #labels #guard
-            let __instrument_ret #annotation = ::instrument_runtime::__private::call_once(move || #block);
+            #pass_args
+            let __instrument_ret #annotation = ::instrument_runtime::__private::call_once(move || {
+                #expect
+                #bind_args
+                #(#stmts)*
+            });
             #on_return
             __instrument_ret
         }},
         (Shape::Async, Some(on_return)) => {
-            let body = awaited(quote!(async move #block));
+            let body = awaited(quote!(async move { #expect #bind_args #(#stmts)* }));
             quote! {{
                 #statics #labels #guard
+                #pass_args
                 let __instrument_ret #annotation = #body;
                 #on_return
                 __instrument_ret
             }}
         }
         (Shape::ImplFuture, _) => {
+            let block = &function.item.block;
             let ret = on_return.as_ref().map(|on_return| {
                 let future = awaited(quote!(__instrument_future));
                 quote!(let __instrument_ret #annotation = #future; #on_return __instrument_ret)
@@ -328,10 +393,10 @@ fn instrument(function: &mut Function, plan: Plan) {
         (Shape::AsyncTrait, _) => {
             let inner = ast::async_trait_body_mut(&mut function.item.block)
                 .expect("shape checked by ast::parse");
-            let inner_block = &inner.block;
-            let inner_future = awaited(quote!(async move #inner_block));
+            let inner_stmts = &inner.block.stmts;
+            let inner_future = awaited(quote!(async move { #expect #(#inner_stmts)* }));
             let new_block: TokenStream = match on_return {
-                None => quote!({ #statics #labels #guard #inner_block }),
+                None => quote!({ #statics #labels #guard #(#inner_stmts)* }),
                 Some(on_return) => quote! {{
                     #statics #labels #guard
                     let __instrument_ret #annotation = #inner_future;
@@ -344,4 +409,45 @@ fn instrument(function: &mut Function, plan: Plan) {
         }
     };
     *function.item.block = syn::parse2::<Block>(body).expect("generated block parses");
+}
+
+/// The arguments bound to plain names (`a: T`, `mut a: T`), moved into
+/// the closure or async block that runs the body as one tuple
+/// (`pass`) and bound again, in declaration order, at its start (`bind`):
+/// they are then dropped after the body's locals and in reverse order of
+/// declaration, as the function's own arguments are. `mut` moves from the
+/// signature to the new binding. Receivers, patterns and arguments with
+/// attributes stay where they are.
+fn rebind_arguments(sig: &mut syn::Signature) -> (TokenStream, TokenStream) {
+    let mut names = Vec::new();
+    let mut bindings = Vec::new();
+    for input in &mut sig.inputs {
+        let syn::FnArg::Typed(typed) = input else {
+            continue;
+        };
+        if !typed.attrs.is_empty() {
+            continue;
+        }
+        let syn::Pat::Ident(pat) = &mut *typed.pat else {
+            continue;
+        };
+        if pat.by_ref.is_some() || pat.subpat.is_some() || !pat.attrs.is_empty() {
+            continue;
+        }
+        let ident = pat.ident.clone();
+        let mutability = pat.mutability.take();
+        bindings.push(quote!(#mutability #ident));
+        names.push(ident);
+    }
+    if names.is_empty() {
+        return (TokenStream::new(), TokenStream::new());
+    }
+    (
+        quote!(let __instrument_args = (#(#names,)*);),
+        // An argument that only a label reads is not unused.
+        quote! {
+            #[allow(unused_variables, unused_mut)]
+            let (#(#bindings,)*) = __instrument_args;
+        },
+    )
 }

@@ -841,14 +841,32 @@ fn check_instrumented(original: &syn::ItemFn, output: TokenStream, case: &dyn Fn
     let same = |what: &str, a: String, b: String| {
         assert_eq!(a, b, "the expansion changed the {what}:\n{}", case());
     };
-    same("signature", text(&original.sig), text(&expanded.sig));
+    // `mut` of an argument moves into the body, with the argument.
+    let without_mut = |sig: &syn::Signature| {
+        let mut sig = sig.clone();
+        for input in &mut sig.inputs {
+            if let syn::FnArg::Typed(typed) = input {
+                if let syn::Pat::Ident(pat) = &mut *typed.pat {
+                    pat.mutability = None;
+                }
+            }
+        }
+        text(&sig)
+    };
+    same(
+        "signature",
+        without_mut(&original.sig),
+        without_mut(&expanded.sig),
+    );
     same("visibility", text(&original.vis), text(&expanded.vis));
     let attrs = |f: &syn::ItemFn| f.attrs.iter().map(|a| text(a)).collect::<Vec<_>>();
     assert_eq!(attrs(original), attrs(expanded), "attributes:\n{}", case());
-    let body = match crate::ast::async_trait_body(&original.block) {
-        Some(inner) => text(&inner.block),
-        None => text(&original.block),
+    let block = match crate::ast::async_trait_body(&original.block) {
+        Some(inner) => &inner.block,
+        None => &original.block,
     };
+    let body: String = block.stmts.iter().map(|stmt| text(stmt) + " ").collect();
+    let body = body.trim_end().to_owned();
     let out = output.to_string();
     assert!(
         out.contains(&body),

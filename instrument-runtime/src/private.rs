@@ -97,6 +97,23 @@ impl Outcome {
     }
 }
 
+fn exit_outcome(ok: bool) -> Outcome {
+    if ok {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    }
+}
+
+/// The outcome a guard set with `exits` reports when dropped without
+/// `returned`: that outcome, unless the call is unwinding from a panic.
+/// (A call made while another panic unwinds, from a `Drop`, cannot tell
+/// and reports the exit.)
+#[inline]
+fn exited<T>(exited: Option<T>) -> Option<T> {
+    exited.filter(|_| !std::thread::panicking())
+}
+
 /// Wraps a return value so the probe traits can tell `Result`s from
 /// everything else (autoref specialisation, resolved where the concrete type
 /// is known).
@@ -292,6 +309,9 @@ pub struct CountGuard<'a> {
     site: &'static Counted,
     labels: &'a [SharedString],
     outcome: Option<Outcome>,
+    /// The outcome when the guard is dropped without `returned` and without
+    /// a panic of the call (see [`CountGuard::exits`]).
+    exited: Option<Outcome>,
     polling: AtomicBool,
 }
 
@@ -303,8 +323,17 @@ impl<'a> CountGuard<'a> {
             site,
             labels,
             outcome: None,
+            exited: None,
             polling: AtomicBool::new(true),
         }
+    }
+
+    /// For a body that runs in place, whose value is not inspected: a call
+    /// that ends without a panic has this outcome.
+    #[inline]
+    pub fn exits(mut self, outcome: Result<(), &'static str>) -> Self {
+        self.exited = Some(exit_outcome(outcome.is_ok()));
+        self
     }
 
     /// Set while the body runs; see [`polled`].
@@ -329,6 +358,7 @@ impl Drop for CountGuard<'_> {
     fn drop(&mut self) {
         let outcome = self
             .outcome
+            .or_else(|| exited(self.exited))
             .unwrap_or_else(|| Outcome::unfinished(&self.polling));
         self.site.record(outcome, self.labels);
     }
@@ -582,6 +612,8 @@ pub struct DbGuard {
     statements: u64,
     start: Instant,
     outcome: Option<Result<(), SharedString>>,
+    /// See [`DbGuard::exits`].
+    exited: Option<Result<(), SharedString>>,
     polling: AtomicBool,
 }
 
@@ -603,8 +635,17 @@ impl DbGuard {
             statements,
             start: Instant::now(),
             outcome: None,
+            exited: None,
             polling: AtomicBool::new(true),
         }
+    }
+
+    /// For a body that runs in place, whose value is not inspected: a call
+    /// that ends without a panic has this outcome.
+    #[inline]
+    pub fn exits(mut self, outcome: Result<(), &'static str>) -> Self {
+        self.exited = Some(outcome.map_err(SharedString::const_str));
+        self
     }
 
     /// Set while the body runs; see [`polled`].
@@ -629,7 +670,7 @@ impl Drop for DbGuard {
         if let Some(query_duration) = &handles.query_duration {
             query_duration.record(seconds);
         }
-        match self.outcome.take() {
+        match self.outcome.take().or_else(|| exited(self.exited.take())) {
             Some(Ok(())) => {
                 if let Some(model) = &handles.model {
                     model.increment(self.statements);
