@@ -21,8 +21,69 @@ pub(crate) enum Shape {
     AsyncTrait,
 }
 
+/// The names of the locals that the expansion declares. Stacked macros
+/// expand one inside the other: each level has names of its own, so that
+/// the code one level writes into the body (a rewritten `return`) never
+/// reaches another level's guard.
+#[derive(Clone)]
+pub(crate) struct Names {
+    pub(crate) guard: syn::Ident,
+    pub(crate) site: syn::Ident,
+    pub(crate) labels: syn::Ident,
+    pub(crate) ret: syn::Ident,
+    pub(crate) args: syn::Ident,
+    pub(crate) future: syn::Ident,
+}
+
+impl Names {
+    /// The names of the level below `depth` levels of expansion already
+    /// in the body.
+    fn new(depth: usize) -> Names {
+        let name = |base: &str| {
+            let name = match depth {
+                0 => base.to_owned(),
+                depth => format!("{base}_{depth}"),
+            };
+            syn::Ident::new(&name, proc_macro2::Span::call_site())
+        };
+        Names {
+            guard: name("__instrument_guard"),
+            site: name("__instrument_site"),
+            labels: name("__instrument_labels"),
+            ret: name("__instrument_ret"),
+            args: name("__instrument_args"),
+            future: name("__instrument_future"),
+        }
+    }
+}
+
+/// How many of the macros' expansions the tokens hold: each declares one
+/// `let __instrument_site..`.
+fn expansions(tokens: TokenStream) -> usize {
+    let mut count = 0;
+    let mut after_let = false;
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => {
+                if after_let && ident.to_string().starts_with("__instrument_site") {
+                    count += 1;
+                }
+                after_let = ident == "let";
+            }
+            TokenTree::Group(group) => {
+                count += expansions(group.stream());
+                after_let = false;
+            }
+            _ => after_let = false,
+        }
+    }
+    count
+}
+
 /// The annotated function.
 pub(crate) struct Function {
+    /// The names of the expansion's locals.
+    pub(crate) names: Names,
     pub(crate) item: ItemFn,
     pub(crate) shape: Shape,
     /// The type of the value the body produces, for the `let` that holds
@@ -30,12 +91,13 @@ pub(crate) struct Function {
     pub(crate) output: Option<Type>,
     /// Declared `-> !`: the body never produces a value to inspect.
     pub(crate) diverges: bool,
-    /// The body can run in place, without the closure that catches its
-    /// `return` and `?`: it is a `#[track_caller]` function (whose body must
-    /// not move into a closure, or `Location::caller()` and the panics of
-    /// `unwrap`/`assert!` would report the function instead of its caller)
-    /// and nothing in the body returns early.
-    pub(crate) inline_body: bool,
+    /// `#[track_caller]`: the body must not move into a closure, or
+    /// `Location::caller()` and the panics of `unwrap`/`assert!` would
+    /// report the function instead of its caller.
+    pub(crate) track_caller: bool,
+    /// The body may leave the function where the expansion cannot see it:
+    /// through `?`, or a macro that might expand to `return` or `?`.
+    pub(crate) leaves_unseen: bool,
 }
 
 /// Parse the item, or explain why it cannot carry the attribute.
@@ -69,11 +131,12 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
     };
     let diverges =
         matches!(&item.sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
-    let inline_body = item
+    let track_caller = item
         .attrs
         .iter()
-        .any(|attr| attr.path().is_ident("track_caller"))
-        && !may_return_early(item.block.to_token_stream());
+        .any(|attr| attr.path().is_ident("track_caller"));
+    let leaves_unseen = may_leave_unseen(item.block.to_token_stream());
+    let names = Names::new(expansions(item.block.to_token_stream()));
     let output = output
         .filter(|ty| !matches!(ty, Type::Never(_)))
         .map(|mut ty| {
@@ -81,29 +144,32 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
             ty
         });
     Ok(Function {
+        names,
         item,
         shape,
         output,
         diverges,
-        inline_body,
+        track_caller,
+        leaves_unseen,
     })
 }
 
-/// Whether the tokens hold a `return`, a `?`, or a call of a macro that
-/// might expand to either (anything but the standard macros below), macro
+/// Whether the tokens hold a `?`, or a call of a macro that might expand
+/// to a `return` or a `?` (anything but the standard macros below), macro
 /// arguments and nested closures included: a conservative test for a body
-/// that might leave the function early.
-fn may_return_early(tokens: TokenStream) -> bool {
+/// that might leave the function where no rewriting of its `return`
+/// expressions reaches.
+fn may_leave_unseen(tokens: TokenStream) -> bool {
     let mut tokens = tokens.into_iter().peekable();
     while let Some(token) = tokens.next() {
         let early = match token {
             TokenTree::Ident(ident) => {
                 let is_call =
                     matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
-                ident == "return" || (is_call && !NEVER_RETURN.iter().any(|name| ident == name))
+                is_call && !NEVER_RETURN.iter().any(|name| ident == name)
             }
             TokenTree::Punct(punct) => punct.as_char() == '?',
-            TokenTree::Group(group) => may_return_early(group.stream()),
+            TokenTree::Group(group) => may_leave_unseen(group.stream()),
             TokenTree::Literal(_) => false,
         };
         if early {
@@ -276,6 +342,31 @@ fn future_output(ty: &Type) -> Option<Type> {
             _ => None,
         })
     })
+}
+
+/// Rewrites each `return value` of the body (not of closures, async blocks
+/// or items inside it) into `return wrap(value)`.
+pub(crate) struct Returns<F>(pub(crate) F);
+
+impl<F: FnMut(Expr) -> Expr> VisitMut for Returns<F> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) => {}
+            Expr::Return(ret) => {
+                if let Some(value) = &mut ret.expr {
+                    self.visit_expr_mut(value);
+                }
+                let value = ret
+                    .expr
+                    .take()
+                    .map_or_else(|| syn::parse_quote!(()), |value| *value);
+                ret.expr = Some(Box::new((self.0)(value)));
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// Replaces `impl Trait` with `_`, so the type can annotate a `let`.

@@ -6,9 +6,10 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, LitStr};
 
-use crate::ast::{self, Function, Shape};
+use crate::ast::{self, Function, Names, Shape};
 use crate::attr::{Args, FnArgs, Op};
 use crate::fallback;
 use crate::valid::{self, Errors};
@@ -32,6 +33,13 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
         Some(valid::fn_args("counted", args, false, errors))
     };
     run("counted", args, item, check, |args, function| {
+        let Names {
+            guard: n_guard,
+            site: n_site,
+            labels: n_labels,
+            ret: n_ret,
+            ..
+        } = &function.names;
         let (custom, labels) = custom(&args, "Calls counted by #[counted].");
         let name = fn_name(function);
         Plan {
@@ -41,12 +49,12 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
             ),
             labels: Some(labels),
             guard: Some(quote!(::instrument_runtime::__private::CountGuard::new(
-                __instrument_site,
-                &__instrument_labels,
+                #n_site,
+                &#n_labels,
             ))),
             on_return: Some({
-                let probe = probe();
-                quote!(__instrument_guard.returned(#probe);)
+                let probe = probe(n_ret);
+                quote!(#n_guard.returned(#probe);)
             }),
         }
     })
@@ -57,6 +65,11 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
         Some(valid::fn_args("timed", args, true, errors))
     };
     run("timed", args, item, check, |args, function| {
+        let Names {
+            site: n_site,
+            labels: n_labels,
+            ..
+        } = &function.names;
         let (custom, labels) = custom(&args, "Durations in seconds, recorded by #[timed].");
         let name = fn_name(function);
         Plan {
@@ -66,8 +79,8 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
             ),
             labels: Some(labels),
             guard: Some(quote!(::instrument_runtime::__private::TimeGuard::new(
-                __instrument_site,
-                &__instrument_labels,
+                #n_site,
+                &#n_labels,
             ))),
             on_return: None,
         }
@@ -77,7 +90,13 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
 pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
     let check =
         |args, _: Option<&Function>, errors: &mut Errors| valid::model_op_args(args, errors);
-    run("model_op", args, item, check, |args, _| {
+    run("model_op", args, item, check, |args, function| {
+        let Names {
+            guard: n_guard,
+            site: n_site,
+            ret: n_ret,
+            ..
+        } = &function.names;
         let model = &args.model;
         let op = match args.op {
             Op::Insert => quote!(Insert),
@@ -95,22 +114,25 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
             None => quote!(1),
         };
         let outcome = match &args.error_type {
-            None => probe(),
+            None => probe(n_ret),
             // Passed to `Option::map` rather than called in place: a closure
             // gets its argument type from there (`|error| ..` needs no
             // annotation), and clippy's `redundant_closure_call` stays quiet.
-            Some(error_type) => quote_spanned! {error_type.span()=>
-                ::core::option::Option::map_or(
-                    ::core::option::Option::map(
-                        ::instrument_runtime::__private::err_of(&__instrument_ret),
-                        #error_type,
-                    ),
-                    ::core::result::Result::Ok(()),
-                    |__instrument_error| ::core::result::Result::Err(
-                        ::instrument_runtime::__private::label(&__instrument_error),
-                    ),
-                )
-            },
+            Some(error_type) => {
+                let n_ret = &syn::Ident::new(&n_ret.to_string(), error_type.span());
+                quote_spanned! {error_type.span()=>
+                    ::core::option::Option::map_or(
+                        ::core::option::Option::map(
+                            ::instrument_runtime::__private::err_of(&#n_ret),
+                            #error_type,
+                        ),
+                        ::core::result::Result::Ok(()),
+                        |__instrument_error| ::core::result::Result::Err(
+                            ::instrument_runtime::__private::label(&__instrument_error),
+                        ),
+                    )
+                }
+            }
         };
         Plan {
             site: (
@@ -125,10 +147,10 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
             ),
             labels: None,
             guard: Some(quote!(::instrument_runtime::__private::DbGuard::new(
-                __instrument_site,
+                #n_site,
                 #statements,
             ))),
-            on_return: Some(quote!(__instrument_guard.returned(#outcome);)),
+            on_return: Some(quote!(#n_guard.returned(#outcome);)),
         }
     })
 }
@@ -138,14 +160,20 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
         Some(valid::cache_args(args, function, errors))
     };
     run("cache_lookup", args, item, check, |args, function| {
+        let Names {
+            site: n_site,
+            ret: n_ret,
+            ..
+        } = &function.names;
         let backend = &args.backend;
         // Spanned at the return type, so that a wrong type is reported there.
         let span = match &function.item.sig.output {
             syn::ReturnType::Type(_, ty) => ty.span(),
             syn::ReturnType::Default => function.item.sig.ident.span(),
         };
+        let n_ret = &syn::Ident::new(&n_ret.to_string(), span);
         let record = quote_spanned! {span=>
-            __instrument_site.record(::instrument_runtime::__private::CacheResult::lookup(&__instrument_ret));
+            #n_site.record(::instrument_runtime::__private::CacheResult::lookup(&#n_ret));
         };
         Plan {
             site: (
@@ -239,11 +267,11 @@ fn custom(args: &FnArgs, default_help: &str) -> (TokenStream, Vec<Expr>) {
 
 /// `Ok(())` for a success, `Err(type name)` for an `Err`, from the body's
 /// value `__instrument_ret` (autoref specialisation on its concrete type).
-fn probe() -> TokenStream {
+fn probe(n_ret: &syn::Ident) -> TokenStream {
     quote! {{
         #[allow(unused_imports)]
         use ::instrument_runtime::__private::{ProbeOther as _, ProbeResult as _};
-        (&::instrument_runtime::__private::Probe(&__instrument_ret)).__instrument_outcome()
+        (&::instrument_runtime::__private::Probe(&#n_ret)).__instrument_outcome()
     }}
 }
 
@@ -267,11 +295,19 @@ fn probe() -> TokenStream {
 ///   locals and in reverse order, as a function's arguments are;
 /// - the user's statements are spliced, not wrapped in a second block.
 fn instrument(function: &mut Function, plan: Plan) {
+    let Names {
+        guard: n_guard,
+        site: n_site,
+        labels: n_labels,
+        ret: n_ret,
+        args: n_args,
+        future: n_future,
+    } = &function.names.clone();
     let (site_ty, site_init) = &plan.site;
     // The statics in a block of their own: the macros stack, each with its
     // own site, in one scope.
     let statics = quote! {
-        let __instrument_site: &'static #site_ty = {
+        let #n_site: &'static #site_ty = {
             static __INSTRUMENT_SITE: #site_ty = #site_init;
             #[::instrument_runtime::__private::linkme::distributed_slice(::instrument_runtime::__private::SITES)]
             #[linkme(crate = ::instrument_runtime::__private::linkme)]
@@ -287,40 +323,59 @@ fn instrument(function: &mut Function, plan: Plan) {
             quote_spanned!(label.span()=> ::instrument_runtime::__private::label(&(#label)))
         });
         quote! {
-            let __instrument_labels: [::instrument_runtime::__private::SharedString; #len] =
+            let #n_labels: [::instrument_runtime::__private::SharedString; #len] =
                 [#(#labels),*];
         }
     });
     // A body that never returns has no value to inspect: the guard alone
-    // records its panic. Neither has a value of a type the signature hides
-    // (`-> impl Trait`): the call is a success unless it panics.
-    let opaque = matches!(function.output, Some(syn::Type::Infer(_)))
-        && matches!(function.shape, Shape::Sync);
+    // records its panic. Neither has a body whose value is `()` or of a type
+    // the signature hides (`-> impl Trait`): such a call is a success
+    // unless it panics, and the body runs in place, exactly as written.
+    let sync = matches!(function.shape, Shape::Sync);
+    let valueless = match &function.output {
+        Some(syn::Type::Infer(_)) => true,
+        Some(syn::Type::Tuple(tuple)) => tuple.elems.is_empty(),
+        _ => false,
+    };
     let mut on_return = plan.on_return.filter(|_| !function.diverges);
-    let mut exits_ok = false;
-    if opaque && on_return.is_some() && plan.guard.is_some() {
+    let mut exits = None;
+    if sync && valueless && on_return.is_some() && plan.guard.is_some() {
         on_return = None;
-        exits_ok = true;
+        exits = Some(quote!(::core::result::Result::Ok(())));
     }
-    let guard = plan
-        .guard
-        .as_ref()
-        .map(|guard| match (&on_return, exits_ok) {
-            (Some(_), _) => quote!(let mut __instrument_guard = #guard;),
-            (None, true) => quote! {
-                let __instrument_guard = #guard.exits(::core::result::Result::Ok(()));
-            },
-            (None, false) => quote!(let __instrument_guard = #guard;),
-        });
+    // Otherwise a sync body runs in place with each `return` rewritten to
+    // record its value, unless a `?` or a macro might leave it unseen; a
+    // `#[track_caller]` body always runs in place, and an exit unseen there
+    // is classified by the declared type alone.
+    let in_place =
+        sync && on_return.is_some() && (!function.leaves_unseen || function.track_caller);
+    if in_place && function.leaves_unseen && plan.guard.is_some() {
+        let probe = match &function.output {
+            Some(ty) if !has_infer(ty) => quote! {{
+                #[allow(unused_imports)]
+                use ::instrument_runtime::__private::{ProbeOther as _, ProbeResult as _};
+                (&::instrument_runtime::__private::ExitProbe::<#ty>::new()).__instrument_outcome()
+            }},
+            _ => quote!(::core::result::Result::Ok(())),
+        };
+        exits = Some(probe);
+    }
+    let guard = plan.guard.as_ref().map(|guard| {
+        let exits = exits.as_ref().map(|outcome| quote!(.exits(#outcome)));
+        match &on_return {
+            Some(_) => quote!(let mut #n_guard = #guard #exits;),
+            None => quote!(let #n_guard = #guard #exits;),
+        }
+    });
     let annotation = function.output.as_ref().map(|ty| quote!(: #ty));
     // Fixes the return type of the closure or async block to the declared
     // one before the body is checked.
     let expect = function.output.as_ref().map(|ty| {
         quote! {
-            if let ::core::option::Option::Some(__instrument_ret) =
+            if let ::core::option::Option::Some(#n_ret) =
                 ::core::option::Option::None::<#ty>
             {
-                return __instrument_ret;
+                return #n_ret;
             }
         }
     });
@@ -329,61 +384,107 @@ fn instrument(function: &mut Function, plan: Plan) {
     // dropped while something else panics.
     let awaited = |future: TokenStream| match &plan.guard {
         Some(_) => {
-            quote!(::instrument_runtime::__private::polled(__instrument_guard.polling(), #future).await)
+            quote!(::instrument_runtime::__private::polled(#n_guard.polling(), #future).await)
         }
         None => quote!(#future.await),
     };
     let on_return = &on_return;
     let rebinds = match (&function.shape, on_return) {
-        (Shape::Sync, Some(_)) => !function.inline_body,
+        (Shape::Sync, Some(_)) => !in_place,
         (Shape::Async, Some(_)) => true,
         _ => false,
     };
     let (pass_args, bind_args) = if rebinds {
-        rebind_arguments(&mut function.item.sig)
+        rebind_arguments(&mut function.item.sig, n_args)
     } else {
         (TokenStream::new(), TokenStream::new())
     };
     let stmts = &function.item.block.stmts;
     let body: TokenStream = match (&function.shape, on_return) {
         (Shape::Sync | Shape::Async, None) => quote!({ #statics #labels #guard #(#stmts)* }),
-        (Shape::Sync, Some(on_return)) if function.inline_body => quote! {{
-            #statics #labels #guard
-            let __instrument_ret #annotation = { #(#stmts)* };
-            #on_return
-            __instrument_ret
-        }},
+        (Shape::Sync, Some(on_return)) if in_place => {
+            let mut stmts = function.item.block.stmts.clone();
+            let mut returns = ast::Returns(|value: Expr| {
+                syn::parse_quote!({
+                    let #n_ret #annotation = #value;
+                    #on_return
+                    #n_ret
+                })
+            });
+            for stmt in &mut stmts {
+                returns.visit_stmt_mut(stmt);
+            }
+            // A body without a tail expression ends by diverging (its type
+            // is not `()`): only its `return`s have a value.
+            // So does one that is a panicking macro: it stays the tail.
+            let diverging_macro = |expr: &Expr| {
+                let Expr::Macro(mac) = expr else { return false };
+                let name = mac.mac.path.segments.last().map(|s| s.ident.to_string());
+                matches!(
+                    name.as_deref(),
+                    Some("panic" | "unreachable" | "todo" | "unimplemented")
+                )
+            };
+            let tail = match stmts.last() {
+                Some(syn::Stmt::Expr(tail, None)) if diverging_macro(tail) => None,
+                Some(syn::Stmt::Expr(_, None)) => match stmts.pop() {
+                    Some(syn::Stmt::Expr(tail, None)) => Some(tail),
+                    _ => unreachable!("matched above"),
+                },
+                _ => None,
+            };
+            // A tail that diverges (`panic!(..)`) leaves the recording
+            // unreachable, which is not the user's to hear about.
+            let tail = tail.map(|tail| {
+                // A stacked macro's own tail carries that attribute, which
+                // only a block's tail may.
+                let tail = match &tail {
+                    Expr::Block(block) if !block.attrs.is_empty() => quote!({ #tail }),
+                    _ => tail.into_token_stream(),
+                };
+                quote! {
+                    #[allow(clippy::diverging_sub_expression)]
+                    let #n_ret #annotation = #tail;
+                    #[allow(unreachable_code)]
+                    {
+                        #on_return
+                        #n_ret
+                    }
+                }
+            });
+            quote!({ #statics #labels #guard #(#stmts)* #tail })
+        }
         (Shape::Sync, Some(on_return)) => quote! {{
             #statics #labels #guard
             #pass_args
-            let __instrument_ret #annotation = ::instrument_runtime::__private::call_once(move || {
+            let #n_ret #annotation = ::instrument_runtime::__private::call_once(move || {
                 #expect
                 #bind_args
                 #(#stmts)*
             });
             #on_return
-            __instrument_ret
+            #n_ret
         }},
         (Shape::Async, Some(on_return)) => {
             let body = awaited(quote!(async move { #expect #bind_args #(#stmts)* }));
             quote! {{
                 #statics #labels #guard
                 #pass_args
-                let __instrument_ret #annotation = #body;
+                let #n_ret #annotation = #body;
                 #on_return
-                __instrument_ret
+                #n_ret
             }}
         }
         (Shape::ImplFuture, _) => {
             let block = &function.item.block;
             let ret = on_return.as_ref().map(|on_return| {
-                let future = awaited(quote!(__instrument_future));
-                quote!(let __instrument_ret #annotation = #future; #on_return __instrument_ret)
+                let future = awaited(quote!(#n_future));
+                quote!(let #n_ret #annotation = #future; #on_return #n_ret)
             });
-            let ret = ret.unwrap_or_else(|| quote!(__instrument_future.await));
+            let ret = ret.unwrap_or_else(|| quote!(#n_future.await));
             quote! {{
                 #statics #labels
-                let __instrument_future = ::instrument_runtime::__private::call_once(move || #block);
+                let #n_future = ::instrument_runtime::__private::call_once(move || #block);
                 async move {
                     #guard
                     #ret
@@ -399,9 +500,9 @@ fn instrument(function: &mut Function, plan: Plan) {
                 None => quote!({ #statics #labels #guard #(#inner_stmts)* }),
                 Some(on_return) => quote! {{
                     #statics #labels #guard
-                    let __instrument_ret #annotation = #inner_future;
+                    let #n_ret #annotation = #inner_future;
                     #on_return
-                    __instrument_ret
+                    #n_ret
                 }},
             };
             inner.block = syn::parse2::<Block>(new_block).expect("generated block parses");
@@ -411,6 +512,18 @@ fn instrument(function: &mut Function, plan: Plan) {
     *function.item.block = syn::parse2::<Block>(body).expect("generated block parses");
 }
 
+/// Whether the type holds a `_` (an `impl Trait` of the signature).
+fn has_infer(ty: &syn::Type) -> bool {
+    fn infer(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => ident == "_",
+            proc_macro2::TokenTree::Group(group) => infer(group.stream()),
+            _ => false,
+        })
+    }
+    infer(ty.to_token_stream())
+}
+
 /// The arguments bound to plain names (`a: T`, `mut a: T`), moved into
 /// the closure or async block that runs the body as one tuple
 /// (`pass`) and bound again, in declaration order, at its start (`bind`):
@@ -418,7 +531,7 @@ fn instrument(function: &mut Function, plan: Plan) {
 /// declaration, as the function's own arguments are. `mut` moves from the
 /// signature to the new binding. Receivers, patterns and arguments with
 /// attributes stay where they are.
-fn rebind_arguments(sig: &mut syn::Signature) -> (TokenStream, TokenStream) {
+fn rebind_arguments(sig: &mut syn::Signature, n_args: &syn::Ident) -> (TokenStream, TokenStream) {
     let mut names = Vec::new();
     let mut bindings = Vec::new();
     for input in &mut sig.inputs {
@@ -443,11 +556,11 @@ fn rebind_arguments(sig: &mut syn::Signature) -> (TokenStream, TokenStream) {
         return (TokenStream::new(), TokenStream::new());
     }
     (
-        quote!(let __instrument_args = (#(#names,)*);),
+        quote!(let #n_args = (#(#names,)*);),
         // An argument that only a label reads is not unused.
         quote! {
             #[allow(unused_variables, unused_mut)]
-            let (#(#bindings,)*) = __instrument_args;
+            let (#(#bindings,)*) = #n_args;
         },
     )
 }

@@ -865,12 +865,27 @@ fn check_instrumented(original: &syn::ItemFn, output: TokenStream, case: &dyn Fn
         Some(inner) => &inner.block,
         None => &original.block,
     };
-    let body: String = block.stmts.iter().map(|stmt| text(stmt) + " ").collect();
-    let body = body.trim_end().to_owned();
+    // Every token of the body, in order: `return` values are wrapped, and a
+    // tail expression may be split from the statements before it.
+    fn flat(tokens: TokenStream, out: &mut Vec<String>) {
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Group(group) => flat(group.stream(), out),
+                token => out.push(token.to_string()),
+            }
+        }
+    }
+    let (mut wanted, mut got) = (Vec::new(), Vec::new());
+    for stmt in &block.stmts {
+        flat(stmt.to_token_stream(), &mut wanted);
+    }
+    flat(output.clone(), &mut got);
+    let mut got_iter = got.iter();
+    let missing = wanted.iter().find(|token| !got_iter.any(|g| g == *token));
     let out = output.to_string();
     assert!(
-        out.contains(&body),
-        "the original body is not in the expansion:\n{}\n=> {out}",
+        missing.is_none(),
+        "the original body is not in the expansion ({missing:?} is missing):\n{}\n=> {out}",
         case()
     );
     assert!(

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, RwLock};
@@ -132,6 +133,40 @@ impl<T, E> ProbeResult for Probe<'_, Result<T, E>> {
             Ok(_) => Ok(()),
             Err(_) => Err(std::any::type_name::<E>()),
         }
+    }
+}
+
+/// The outcome of a call that left through `?` (or a `return` inside a
+/// macro), where only the declared return type is known: an error, named
+/// by `E`'s type name, for a `Result<T, E>`; a success otherwise.
+pub struct ExitProbe<T>(PhantomData<fn() -> T>);
+
+impl<T> ExitProbe<T> {
+    /// The probe of the declared return type `T`.
+    #[inline]
+    #[must_use]
+    pub const fn new() -> Self {
+        ExitProbe(PhantomData)
+    }
+}
+
+impl<T> Default for ExitProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E> ProbeResult for ExitProbe<Result<T, E>> {
+    #[inline]
+    fn __instrument_outcome(&self) -> Result<(), &'static str> {
+        Err(std::any::type_name::<E>())
+    }
+}
+
+impl<T> ProbeOther for &ExitProbe<T> {
+    #[inline]
+    fn __instrument_outcome(&self) -> Result<(), &'static str> {
+        Ok(())
     }
 }
 

@@ -139,6 +139,8 @@ impl Account {
         self.owner
     }
 
+    // The lint the plain method gets: the body runs in place.
+    #[allow(clippy::boxed_local)]
     #[counted]
     fn close_boxed(self: Box<Self>) -> i64 {
         self.balance
@@ -555,4 +557,33 @@ fn a_macro_that_returns_early_is_an_error_not_a_cancellation() {
         page.value("function_calls_total", &labels("cancelled")),
         None
     );
+}
+
+/// `#[track_caller]` holds on every path, early `return` and `?`
+/// included: the body runs in place, its `return`s record their value,
+/// and a `?` is classified by the declared return type.
+#[counted]
+#[track_caller]
+fn caller_line(how: &str) -> Result<u32, ParseIntError> {
+    let line = std::panic::Location::caller().line();
+    if how == "early" {
+        return Ok(line);
+    }
+    if how == "early error" {
+        return "x".parse::<u32>().map(|_| line);
+    }
+    let parsed: u32 = how.parse()?;
+    Ok(line + parsed - parsed)
+}
+
+#[test]
+fn track_caller_holds_through_early_returns_and_question_marks() {
+    common::metrics();
+    let (early, line) = (caller_line("early"), line!());
+    assert_eq!(early, Ok(line));
+    let (tail, line) = (caller_line("3"), line!());
+    assert_eq!(tail, Ok(line));
+    assert!(caller_line("early error").is_err());
+    assert!(caller_line("not a number").is_err());
+    assert_eq!(outcomes("caller_line"), (2, 2, 0));
 }
