@@ -33,6 +33,9 @@ pub(crate) struct Names {
     pub(crate) ret: syn::Ident,
     pub(crate) args: syn::Ident,
     pub(crate) future: syn::Ident,
+    /// The path of instrument-runtime: `::instrument_runtime`, or what
+    /// `crate = ..` says.
+    pub(crate) krate: TokenStream,
 }
 
 impl Names {
@@ -53,6 +56,7 @@ impl Names {
             ret: name("__instrument_ret"),
             args: name("__instrument_args"),
             future: name("__instrument_future"),
+            krate: quote::quote!(::instrument_runtime),
         }
     }
 }

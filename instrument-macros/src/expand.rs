@@ -38,22 +38,23 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
             site: n_site,
             labels: n_labels,
             ret: n_ret,
+            krate,
             ..
         } = &function.names;
-        let (custom, labels) = custom(&args, "Calls counted by #[counted].");
+        let (custom, labels) = custom(krate, &args, "Calls counted by #[counted].");
         let name = fn_name(function);
         Plan {
             site: (
-                quote!(::instrument_runtime::__private::Counted),
-                quote!(::instrument_runtime::__private::Counted::new(#name, ::core::module_path!(), #custom)),
+                quote!(#krate::__private::Counted),
+                quote!(#krate::__private::Counted::new(#name, ::core::module_path!(), #custom)),
             ),
             labels: Some(labels),
-            guard: Some(quote!(::instrument_runtime::__private::CountGuard::new(
+            guard: Some(quote!(#krate::__private::CountGuard::new(
                 #n_site,
                 &#n_labels,
             ))),
             on_return: Some({
-                let probe = probe(n_ret);
+                let probe = probe(krate, n_ret);
                 quote!(#n_guard.returned(#probe);)
             }),
         }
@@ -68,17 +69,18 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
         let Names {
             site: n_site,
             labels: n_labels,
+            krate,
             ..
         } = &function.names;
-        let (custom, labels) = custom(&args, "Durations in seconds, recorded by #[timed].");
+        let (custom, labels) = custom(krate, &args, "Durations in seconds, recorded by #[timed].");
         let name = fn_name(function);
         Plan {
             site: (
-                quote!(::instrument_runtime::__private::Timed),
-                quote!(::instrument_runtime::__private::Timed::new(#name, ::core::module_path!(), #custom)),
+                quote!(#krate::__private::Timed),
+                quote!(#krate::__private::Timed::new(#name, ::core::module_path!(), #custom)),
             ),
             labels: Some(labels),
-            guard: Some(quote!(::instrument_runtime::__private::TimeGuard::new(
+            guard: Some(quote!(#krate::__private::TimeGuard::new(
                 #n_site,
                 &#n_labels,
             ))),
@@ -95,6 +97,7 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
             guard: n_guard,
             site: n_site,
             ret: n_ret,
+            krate,
             ..
         } = &function.names;
         let model = &args.model;
@@ -109,12 +112,12 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
         let bulk = args.many.is_some();
         let statements = match &args.many {
             Some(many) => {
-                quote_spanned!(many.span()=> ::instrument_runtime::__private::statements(#many))
+                quote_spanned!(many.span()=> #krate::__private::statements(#many))
             }
             None => quote!(1),
         };
         let outcome = match &args.error_type {
-            None => probe(n_ret),
+            None => probe(krate, n_ret),
             // Passed to `Option::map` rather than called in place: a closure
             // gets its argument type from there (`|error| ..` needs no
             // annotation), and clippy's `redundant_closure_call` stays quiet.
@@ -123,12 +126,12 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
                 quote_spanned! {error_type.span()=>
                     ::core::option::Option::map_or(
                         ::core::option::Option::map(
-                            ::instrument_runtime::__private::err_of(&#n_ret),
+                            #krate::__private::err_of(&#n_ret),
                             #error_type,
                         ),
                         ::core::result::Result::Ok(()),
                         |__instrument_error| ::core::result::Result::Err(
-                            ::instrument_runtime::__private::label(&__instrument_error),
+                            #krate::__private::label(&__instrument_error),
                         ),
                     )
                 }
@@ -136,17 +139,17 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
         };
         Plan {
             site: (
-                quote!(::instrument_runtime::__private::ModelOp),
-                quote!(::instrument_runtime::__private::ModelOp::new(
+                quote!(#krate::__private::ModelOp),
+                quote!(#krate::__private::ModelOp::new(
                     #model,
-                    ::instrument_runtime::__private::Op::#op,
+                    #krate::__private::Op::#op,
                     #alias,
                     #vendor,
                     #bulk,
                 )),
             ),
             labels: None,
-            guard: Some(quote!(::instrument_runtime::__private::DbGuard::new(
+            guard: Some(quote!(#krate::__private::DbGuard::new(
                 #n_site,
                 #statements,
             ))),
@@ -163,6 +166,7 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
         let Names {
             site: n_site,
             ret: n_ret,
+            krate,
             ..
         } = &function.names;
         let backend = &args.backend;
@@ -173,12 +177,12 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
         };
         let n_ret = &syn::Ident::new(&n_ret.to_string(), span);
         let record = quote_spanned! {span=>
-            #n_site.record(::instrument_runtime::__private::CacheResult::lookup(&#n_ret));
+            #n_site.record(#krate::__private::CacheResult::lookup(&#n_ret));
         };
         Plan {
             site: (
-                quote!(::instrument_runtime::__private::CacheLookup),
-                quote!(::instrument_runtime::__private::CacheLookup::new(#backend)),
+                quote!(#krate::__private::CacheLookup),
+                quote!(#krate::__private::CacheLookup::new(#backend)),
             ),
             labels: None,
             guard: None,
@@ -197,9 +201,15 @@ fn run<A>(
     plan: impl FnOnce(A, &Function) -> Plan,
 ) -> TokenStream {
     let mut errors = Errors::default();
-    let function = ast::parse(macro_name, item.clone());
+    let mut function = ast::parse(macro_name, item.clone());
     let args = match syn::parse2::<Args>(args) {
-        Ok(args) => check(args, function.as_ref().ok(), &mut errors),
+        Ok(mut args) => {
+            if let (Some(krate), Ok(function)) = (crate_path(&mut args, &mut errors), &mut function)
+            {
+                function.names.krate = krate;
+            }
+            check(args, function.as_ref().ok(), &mut errors)
+        }
         Err(error) => {
             errors.push(error);
             None
@@ -217,6 +227,41 @@ fn run<A>(
     }
 }
 
+/// `crate = path`, taken out of the arguments: where instrument-runtime is
+/// when it is not `::instrument_runtime` (a renamed dependency, or a crate
+/// that re-exports the macros), as serde's and tracing's `crate = ..`.
+fn crate_path(args: &mut Args, errors: &mut Errors) -> Option<TokenStream> {
+    let position = args.0.iter().position(|arg| arg.key == "crate")?;
+    let arg = args.0.remove(position);
+    if let Some(duplicate) = args.0.iter().find(|arg| arg.key == "crate") {
+        errors.push(syn::Error::new(
+            duplicate.key.span(),
+            "duplicate argument `crate`",
+        ));
+    }
+    match &arg.value {
+        crate::attr::Value::Expr(expr) => match crate::attr::ungroup(expr) {
+            Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+                Some(path.path.to_token_stream())
+            }
+            other => {
+                errors.push(syn::Error::new_spanned(
+                    other,
+                    "`crate` takes the path of instrument-runtime: crate = my_facade::instrument",
+                ));
+                None
+            }
+        },
+        crate::attr::Value::List(_) => {
+            errors.push(syn::Error::new(
+                arg.key.span(),
+                "`crate` takes the path of instrument-runtime: crate = my_facade::instrument",
+            ));
+            None
+        }
+    }
+}
+
 /// The function's name, as the `function` label shows it.
 fn fn_name(function: &Function) -> String {
     function.item.sig.ident.unraw().to_string()
@@ -231,7 +276,7 @@ fn option(value: Option<&LitStr>) -> TokenStream {
 
 /// The `Custom` family of `name = ".."`, and the label expressions that are
 /// evaluated per call.
-fn custom(args: &FnArgs, default_help: &str) -> (TokenStream, Vec<Expr>) {
+fn custom(krate: &TokenStream, args: &FnArgs, default_help: &str) -> (TokenStream, Vec<Expr>) {
     let Some(name) = &args.name else {
         return (quote!(::core::option::Option::None), Vec::new());
     };
@@ -256,7 +301,7 @@ fn custom(args: &FnArgs, default_help: &str) -> (TokenStream, Vec<Expr>) {
         });
     let labels: Vec<_> = labels.collect();
     let custom = quote! {
-        ::core::option::Option::Some(::instrument_runtime::__private::Custom {
+        ::core::option::Option::Some(#krate::__private::Custom {
             name: #name,
             help: #help,
             labels: &[#(#labels),*],
@@ -267,11 +312,11 @@ fn custom(args: &FnArgs, default_help: &str) -> (TokenStream, Vec<Expr>) {
 
 /// `Ok(())` for a success, `Err(type name)` for an `Err`, from the body's
 /// value `__instrument_ret` (autoref specialisation on its concrete type).
-fn probe(n_ret: &syn::Ident) -> TokenStream {
+fn probe(krate: &TokenStream, n_ret: &syn::Ident) -> TokenStream {
     quote! {{
         #[allow(unused_imports)]
-        use ::instrument_runtime::__private::{ProbeOther as _, ProbeResult as _};
-        (&::instrument_runtime::__private::Probe(&#n_ret)).__instrument_outcome()
+        use #krate::__private::{ProbeOther as _, ProbeResult as _};
+        (&#krate::__private::Probe(&#n_ret)).__instrument_outcome()
     }}
 }
 
@@ -302,6 +347,7 @@ fn instrument(function: &mut Function, plan: Plan) {
         ret: n_ret,
         args: n_args,
         future: n_future,
+        krate,
     } = &function.names.clone();
     let (site_ty, site_init) = &plan.site;
     // The statics in a block of their own: the macros stack, each with its
@@ -309,9 +355,9 @@ fn instrument(function: &mut Function, plan: Plan) {
     let statics = quote! {
         let #n_site: &'static #site_ty = {
             static __INSTRUMENT_SITE: #site_ty = #site_init;
-            #[::instrument_runtime::__private::linkme::distributed_slice(::instrument_runtime::__private::SITES)]
-            #[linkme(crate = ::instrument_runtime::__private::linkme)]
-            static __INSTRUMENT_REGISTRATION: &'static dyn ::instrument_runtime::__private::Site = &__INSTRUMENT_SITE;
+            #[#krate::__private::linkme::distributed_slice(#krate::__private::SITES)]
+            #[linkme(crate = #krate::__private::linkme)]
+            static __INSTRUMENT_REGISTRATION: &'static dyn #krate::__private::Site = &__INSTRUMENT_SITE;
             &__INSTRUMENT_SITE
         };
     };
@@ -319,11 +365,11 @@ fn instrument(function: &mut Function, plan: Plan) {
         let len = labels.len();
         // Spanned at the user's expression, so that a value that is not
         // `Display` is reported there rather than at the whole attribute.
-        let labels = labels.iter().map(|label| {
-            quote_spanned!(label.span()=> ::instrument_runtime::__private::label(&(#label)))
-        });
+        let labels = labels
+            .iter()
+            .map(|label| quote_spanned!(label.span()=> #krate::__private::label(&(#label))));
         quote! {
-            let #n_labels: [::instrument_runtime::__private::SharedString; #len] =
+            let #n_labels: [#krate::__private::SharedString; #len] =
                 [#(#labels),*];
         }
     });
@@ -353,8 +399,8 @@ fn instrument(function: &mut Function, plan: Plan) {
         let probe = match &function.output {
             Some(ty) if !has_infer(ty) => quote! {{
                 #[allow(unused_imports)]
-                use ::instrument_runtime::__private::{ProbeOther as _, ProbeResult as _};
-                (&::instrument_runtime::__private::ExitProbe::<#ty>::new()).__instrument_outcome()
+                use #krate::__private::{ProbeOther as _, ProbeResult as _};
+                (&#krate::__private::ExitProbe::<#ty>::new()).__instrument_outcome()
             }},
             _ => quote!(::core::result::Result::Ok(())),
         };
@@ -384,7 +430,7 @@ fn instrument(function: &mut Function, plan: Plan) {
     // dropped while something else panics.
     let awaited = |future: TokenStream| match &plan.guard {
         Some(_) => {
-            quote!(::instrument_runtime::__private::polled(#n_guard.polling(), #future).await)
+            quote!(#krate::__private::polled(#n_guard.polling(), #future).await)
         }
         None => quote!(#future.await),
     };
@@ -457,7 +503,7 @@ fn instrument(function: &mut Function, plan: Plan) {
         (Shape::Sync, Some(on_return)) => quote! {{
             #statics #labels #guard
             #pass_args
-            let #n_ret #annotation = ::instrument_runtime::__private::call_once(move || {
+            let #n_ret #annotation = #krate::__private::call_once(move || {
                 #expect
                 #bind_args
                 #(#stmts)*
@@ -484,7 +530,7 @@ fn instrument(function: &mut Function, plan: Plan) {
             let ret = ret.unwrap_or_else(|| quote!(#n_future.await));
             quote! {{
                 #statics #labels
-                let #n_future = ::instrument_runtime::__private::call_once(move || #block);
+                let #n_future = #krate::__private::call_once(move || #block);
                 async move {
                     #guard
                     #ret

@@ -37,6 +37,59 @@
 //! Families a macro names itself (`#[counted(name = "api_requests_total")]`)
 //! are used as written.
 //!
+//! # What the macros keep
+//!
+//! An annotated function compiles wherever the plain one does and behaves
+//! the same: same value, early `return` and `?`, coercions of returned
+//! values to the declared type, closures typed by the signature
+//! (`-> impl Fn(&str) -> &str { |s| s.trim() }`), `#[track_caller]`,
+//! arguments dropped after the body's locals in reverse order, panics
+//! propagated, attributes and docs kept, no lint on generated code.
+//!
+//! How the outcome is found:
+//!
+//! - A synchronous body whose value cannot carry an outcome (`()`, `-> impl Trait`,
+//!   `-> !`) runs in place, as written: the call is `ok` unless it panics.
+//! - A synchronous body with no `?` and no macro that might return (any
+//!   macro outside `std`'s `assert!`, `format!`, `vec!`, `println!`, ...)
+//!   runs in place too; each `return` records the value it returns, and so
+//!   does the tail expression.
+//! - Otherwise the body runs in a closure (an async block for `async fn`)
+//!   that every `return` and `?` leave, and the value is read there. The
+//!   closure's return type is the declared one, and the arguments move into
+//!   it in declaration order, so that it compiles and drops as the
+//!   function does.
+//! - A `#[track_caller]` body never moves into a closure (the caller's
+//!   location would be lost): a `?` there, or a return inside a macro, is
+//!   classified by the declared type alone, as an error for a `Result`
+//!   (its `E`'s type name for [`model_op`]'s `type` label; an
+//!   `error_type = ..` function cannot see a value that `?` took away).
+//!
+//! The value is classified by its type where the function is written:
+//! `Result<T, E>` is `ok` or `error`, anything else `ok`. A generic
+//! function returning `T` cannot tell that `T` is a `Result` on stable
+//! Rust; name the outcome with `#[model_op(.., error_type = ..)]`, or
+//! return `Result` from the instrumented function.
+//!
+//! # Renamed dependency, facade crates
+//!
+//! The generated code calls `::instrument_runtime`. Where that path does not
+//! exist (the dependency is renamed, or a crate of yours re-exports the
+//! macros), say where the crate is with `crate = path`, as with serde and
+//! tracing:
+//!
+//! ```
+//! mod facade {
+//!     pub mod instrument {
+//!         pub use instrument_runtime::*;
+//!     }
+//! }
+//!
+//! #[facade::instrument::counted(crate = facade::instrument)]
+//! fn through_a_facade() {}
+//! # through_a_facade();
+//! ```
+//!
 //! # Cost
 //!
 //! Each annotated function owns a `static` call site that resolves its
