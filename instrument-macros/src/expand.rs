@@ -112,6 +112,7 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
         let bulk = args.many.is_some();
         let statements = match &args.many {
             Some(many) => {
+                let krate = respan(krate, many.span());
                 quote_spanned!(many.span()=> #krate::__private::statements(#many))
             }
             None => quote!(1),
@@ -123,6 +124,7 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
             // annotation), and clippy's `redundant_closure_call` stays quiet.
             Some(error_type) => {
                 let n_ret = &syn::Ident::new(&n_ret.to_string(), error_type.span());
+                let krate = respan(krate, error_type.span());
                 quote_spanned! {error_type.span()=>
                     ::core::option::Option::map_or(
                         ::core::option::Option::map(
@@ -176,6 +178,7 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
             syn::ReturnType::Default => function.item.sig.ident.span(),
         };
         let n_ret = &syn::Ident::new(&n_ret.to_string(), span);
+        let krate = respan(krate, span);
         let record = quote_spanned! {span=>
             #n_site.record(#krate::__private::CacheResult::lookup(&#n_ret));
         };
@@ -225,6 +228,19 @@ fn run<A>(
         (Err(error), ..) => fallback::emit(error, item),
         (Ok(()), ..) => unreachable!("argument checks report every rejection"),
     }
+}
+
+/// The tokens with `span`, so that an error in what they start is reported
+/// where the user's token is.
+fn respan(tokens: &TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// `crate = path`, taken out of the arguments: where instrument-runtime is
@@ -365,9 +381,10 @@ fn instrument(function: &mut Function, plan: Plan) {
         let len = labels.len();
         // Spanned at the user's expression, so that a value that is not
         // `Display` is reported there rather than at the whole attribute.
-        let labels = labels
-            .iter()
-            .map(|label| quote_spanned!(label.span()=> #krate::__private::label(&(#label))));
+        let labels = labels.iter().map(|label| {
+            let krate = respan(krate, label.span());
+            quote_spanned!(label.span()=> #krate::__private::label(&(#label)))
+        });
         quote! {
             let #n_labels: [#krate::__private::SharedString; #len] =
                 [#(#labels),*];
