@@ -108,6 +108,28 @@ impl Parse for LabelArg {
                 format!("label `{name}` needs a value: {name} = .."),
             ));
         }
+        if !input.peek(Token![=]) {
+            // `http-method = ..`, `a.b = ..`: say what a label name is.
+            let mut written = name.unraw().to_string();
+            let fork = input.fork();
+            while !fork.is_empty() && !fork.peek(Token![=]) && !fork.peek(Token![,]) {
+                let token: proc_macro2::TokenTree = fork.parse()?;
+                written.push_str(&token.to_string());
+            }
+            if fork.peek(Token![=]) {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "`{written}` is not a valid label name: label names are \
+                         [a-zA-Z_][a-zA-Z0-9_]*, such as `{}`",
+                        written
+                            .chars()
+                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                            .collect::<String>()
+                    ),
+                ));
+            }
+        }
         input.parse::<Token![=]>()?;
         Ok(LabelArg {
             name,

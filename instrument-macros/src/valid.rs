@@ -231,7 +231,17 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
         Some(Arg {
             value: Value::Expr(expr),
             ..
-        }) => Some(expr),
+        }) => match ungroup(&expr) {
+            Expr::Lit(syn::ExprLit { lit, .. }) if !matches!(lit, Lit::Int(_)) => {
+                errors.push(Error::new_spanned(
+                    lit,
+                    "`many` takes an integer expression, the number of statements of a bulk \
+                     execution: many = 3, or many = rows.len()",
+                ));
+                None
+            }
+            _ => Some(expr),
+        },
         Some(Arg { key, .. }) => {
             errors.push(Error::new(
                 key.span(),
