@@ -446,7 +446,16 @@ fn valid_args(rng: &mut Rng, which: Macro) -> String {
                 args.push(format!("error_type = {}", valid_expr(rng)));
             }
             if rng.chance(30) {
-                args.push(format!("many = {}", valid_expr(rng)));
+                // A literal other than an integer is refused by the macro.
+                let many = loop {
+                    let expr = valid_expr(rng);
+                    match syn::parse_str::<syn::Expr>(&expr) {
+                        Ok(syn::Expr::Lit(syn::ExprLit { lit, .. }))
+                            if !matches!(lit, syn::Lit::Int(_) | syn::Lit::Byte(_)) => {}
+                        _ => break expr,
+                    }
+                };
+                args.push(format!("many = {many}"));
             }
         }
         Macro::CacheLookup => {

@@ -232,7 +232,7 @@ pub(crate) fn model_op_args(args: Args, errors: &mut Errors) -> Option<ModelOpAr
             value: Value::Expr(expr),
             ..
         }) => match ungroup(&expr) {
-            Expr::Lit(syn::ExprLit { lit, .. }) if !matches!(lit, Lit::Int(_)) => {
+            Expr::Lit(syn::ExprLit { lit, .. }) if !matches!(lit, Lit::Int(_) | Lit::Byte(_)) => {
                 errors.push(Error::new_spanned(
                     lit,
                     "`many` takes an integer expression, the number of statements of a bulk \
