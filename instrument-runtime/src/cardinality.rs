@@ -73,11 +73,7 @@ impl Cardinality {
         }
         family_state.overflow.increment(1);
         if !family_state.warned.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "instrument-runtime: {family} reached its limit of {} label sets; \
-                 new label values are counted under \"{OVERFLOW}\"",
-                family_state.limit
-            );
+            crate::diagnostics::cardinality_overflow(family, family_state.limit);
         }
         (vec![SharedString::const_str(OVERFLOW); values.len()], true)
     }

@@ -49,7 +49,15 @@ pub async fn metrics_handler(request: Request) -> Response {
         .get(header::AUTHORIZATION)
         .map(|value| value.as_bytes());
     match runtime.access.check(peer(&request), authorization) {
-        Ok(()) => render(runtime.metrics.clone()).await,
+        Ok(()) => match runtime.metrics.clone() {
+            Some(metrics) => render(metrics).await,
+            None => (
+                StatusCode::NOT_IMPLEMENTED,
+                "501 Not Implemented: this program's metrics go to the recorder of another crate; \
+                 scrape that exporter's own endpoint\n",
+            )
+                .into_response(),
+        },
         Err(denied) => refuse(denied, &runtime.access),
     }
 }

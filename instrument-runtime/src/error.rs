@@ -10,8 +10,13 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// A metrics recorder is already installed: `install()` was called
-    /// twice, or another crate installed a recorder for the `metrics` facade.
+    /// twice, or another crate installed a recorder for the `metrics` facade
+    /// (attach to it with [`Builder::attach`](crate::Builder::attach)), or
+    /// this crate is attached already.
     AlreadyInstalled,
+    /// [`Builder::attach`](crate::Builder::attach) found no global recorder
+    /// to attach to.
+    NoRecorder,
     /// A setting has a value that cannot be used, or a credential that
     /// [`Secret`](crate::Secret) names cannot be read. The reason names the
     /// variable, file or entry at fault, never a secret's value.
@@ -34,7 +39,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::AlreadyInstalled => f.write_str(
-                "a metrics recorder is already installed; call install() once, at start-up",
+                "a metrics recorder is already installed: call install() once, at start-up, \
+                 or attach() to the recorder another crate installed",
+            ),
+            Error::NoRecorder => f.write_str(
+                "no metrics recorder is installed to attach to: install the exporter's recorder \
+                 first, or call install() for this crate's own",
             ),
             Error::InvalidSetting { setting, reason } => {
                 write!(f, "invalid setting `{setting}`: {reason}")

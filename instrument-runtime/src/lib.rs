@@ -90,6 +90,17 @@
 //! # through_a_facade();
 //! ```
 //!
+//! # Another recorder
+//!
+//! The macros and the HTTP layer record into the recorder the application
+//! chose: this crate's store ([`install`]), a composition of it
+//! ([`Builder::install_with`]), another crate's recorder
+//! ([`Builder::install_recorder`]), the global recorder another crate has
+//! installed ([`Builder::attach`]), or, with the feature
+//! `metrics-exporter-prometheus`, that exporter (`Builder::install_prometheus`,
+//! `Builder::attach_prometheus`). Diagnostics are `tracing` events with the
+//! target `instrument_runtime`.
+//!
 //! # Cost
 //!
 //! Each annotated function owns a `static` call site that resolves its
@@ -105,9 +116,12 @@ mod auth;
 mod cardinality;
 mod catalogue;
 pub mod db;
+mod diagnostics;
 #[cfg(feature = "axum")]
 mod endpoint;
 mod error;
+#[cfg(feature = "metrics-exporter-prometheus")]
+mod exporter;
 #[cfg(feature = "axum")]
 mod layer;
 #[cfg(feature = "axum")]
@@ -132,6 +146,7 @@ pub use crate::layer::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};
 pub use crate::push::{Push, PushError};
 pub use crate::runtime::{installed, Metrics};
 pub use crate::settings::Builder;
+pub use crate::store::StoreRecorder;
 
 /// Count the calls of a function in `function_calls_total{function, module, result}`.
 ///

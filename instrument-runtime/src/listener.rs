@@ -131,10 +131,7 @@ async fn serve(listener: TcpListener, limits: Limits) {
                 // fails, accepts and fails again many times a second.
                 if reported.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
                     reported = Some(Instant::now());
-                    eprintln!(
-                        "instrument-runtime: the /metrics/ listener cannot accept connections \
-                         ({error}); retrying"
-                    );
+                    crate::diagnostics::accept_failing(&error);
                 }
                 sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF.1);

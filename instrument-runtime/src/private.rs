@@ -32,6 +32,12 @@ pub static SITES: [&'static dyn Site];
 pub trait Site: Sync {
     /// Resolve the handles (creating the statically known series at 0).
     fn register(&'static self);
+
+    /// The histogram family of its own that the site records into, if any
+    /// (`#[timed(name = "..")]`), for a backend that sets buckets by name.
+    fn histogram_family(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A family named by the user (`name = ".."` in a macro).
@@ -474,6 +480,10 @@ impl Timed {
 impl Site for Timed {
     fn register(&'static self) {
         resolve(&self.handles, |rt| self.resolve(rt));
+    }
+
+    fn histogram_family(&self) -> Option<&'static str> {
+        self.custom.as_ref().map(|custom| custom.name)
     }
 }
 

@@ -1,20 +1,36 @@
-//! The installed state: the recorder and its store, the resolved settings, and
-//! the registration of every annotated call site.
+//! The installed state: the recorder that call sites resolve their handles
+//! through, the resolved settings, and the registration of every annotated
+//! call site.
+//!
+//! The recorder is the one the application chose: this crate's store
+//! ([`install`](crate::install)), a composition of it
+//! ([`Builder::install_with`]), a recorder of another crate
+//! ([`Builder::install_recorder`]), or the global recorder another crate
+//! installed ([`Builder::attach`]). Handles are registered through the
+//! `metrics::Recorder` interface once per series; what a call does after
+//! that is the handle's own atomic work.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use metrics::{Counter, Histogram, Key, Label, SharedString};
+use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 
 use crate::auth::Access;
 use crate::cardinality::Cardinality;
 use crate::catalogue::{self, Family, Kind};
-use crate::store::{Store, StoreRecorder, Type};
+use crate::store::Store;
 use crate::{Builder, Error};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
+/// What every handle is registered with.
+static METADATA: Metadata<'static> =
+    Metadata::new("instrument_runtime", Level::INFO, Some(module_path!()));
+
 pub(crate) struct Runtime {
-    pub(crate) metrics: Metrics,
+    backend: Backend,
+    /// What `/metrics/` serves, when the backend renders a page.
+    pub(crate) metrics: Option<Metrics>,
     namespace: String,
     pub(crate) db_alias: SharedString,
     pub(crate) db_vendor: SharedString,
@@ -25,23 +41,95 @@ pub(crate) struct Runtime {
     /// Who may read `/metrics/`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) access: Access,
+    /// The families described so far: each is described once.
+    described: Mutex<HashSet<String>>,
 }
 
-/// The installed metrics: renders the exposition that `/metrics/` serves.
+/// The recorder that call sites register their handles with: the global
+/// one, known by its address (a recorder installed through this crate is
+/// installed as the global one too).
+struct Backend(usize);
+
+/// The address of a recorder, to tell the global one from a recorder local
+/// to a thread.
+fn address(recorder: &dyn Recorder) -> usize {
+    std::ptr::from_ref(recorder).cast::<()>() as usize
+}
+
+impl Backend {
+    /// The global recorder, if a crate has installed one. Looked up on a
+    /// thread of its own: a recorder local to the calling thread (a test's
+    /// `metrics::with_local_recorder`) is not the global one.
+    fn global() -> Option<Backend> {
+        std::thread::scope(|scope| {
+            let found = scope.spawn(|| {
+                // The facade's stand-in when none is installed is zero-sized.
+                metrics::with_recorder(|r| (std::mem::size_of_val(r) != 0).then(|| address(r)))
+            });
+            found.join().ok().flatten().map(Backend)
+        })
+    }
+
+    /// Run `register` on the global recorder.
+    fn with<T: Send>(&self, register: impl Fn(&dyn Recorder) -> T + Sync) -> T {
+        metrics::with_recorder(|current| {
+            if address(current) == self.0 {
+                return register(current);
+            }
+            // A recorder local to this thread must never capture a handle
+            // that a call site keeps for the life of the process.
+            std::thread::scope(|scope| {
+                match scope.spawn(|| metrics::with_recorder(&register)).join() {
+                    Ok(handle) => handle,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        })
+    }
+}
+
+/// The page that `/metrics/` serves: the exposition of the installed
+/// metrics.
 ///
 /// Returned by [`install`](crate::install); cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    store: Arc<Store>,
+    source: Source,
+}
+
+#[derive(Clone)]
+enum Source {
+    Store(Arc<Store>),
+    #[cfg(feature = "metrics-exporter-prometheus")]
+    Prometheus(metrics_exporter_prometheus::PrometheusHandle),
 }
 
 impl Metrics {
+    pub(crate) fn store(store: Arc<Store>) -> Self {
+        Metrics {
+            source: Source::Store(store),
+        }
+    }
+
+    #[cfg(feature = "metrics-exporter-prometheus")]
+    pub(crate) fn prometheus(handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        Metrics {
+            source: Source::Prometheus(handle),
+        }
+    }
+
     /// The Prometheus text exposition of every series, as `/metrics/` serves it:
     /// families sorted by name, series by labels. A family that is described
     /// but has no series yet (its label values come from calls not made so
     /// far) is listed with HELP and TYPE only, as prometheus_client does.
+    ///
+    /// With metrics-exporter-prometheus as the backend, its own rendering.
     pub fn render(&self) -> String {
-        self.store.render()
+        match &self.source {
+            Source::Store(store) => store.render(),
+            #[cfg(feature = "metrics-exporter-prometheus")]
+            Source::Prometheus(handle) => handle.render(),
+        }
     }
 }
 
@@ -57,22 +145,35 @@ pub(crate) fn get() -> Option<&'static Runtime> {
     RUNTIME.get()
 }
 
-/// The installed metrics, if [`install`](crate::install) has succeeded.
+/// The installed metrics, if [`install`](crate::install) (or another way of
+/// installing whose backend renders the page) has succeeded.
 pub fn installed() -> Option<Metrics> {
-    get().map(|rt| rt.metrics.clone())
+    get().and_then(|rt| rt.metrics.clone())
 }
 
-pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Error> {
-    let namespace = settings.namespace.clone();
-    let full_name = |family: &str| -> String {
-        if catalogue::is_builtin(family) {
-            prefixed(&namespace, family)
-        } else {
-            family.to_owned()
-        }
-    };
-    // The package's body-size buckets, unless the settings name others
-    // (later entries win).
+/// The recorder the application chose, before it is installed.
+pub(crate) enum Target {
+    /// Install a recorder as the global one (`false` when one is installed
+    /// already); the page it renders, if it does.
+    Install(Box<dyn FnOnce() -> bool>, Option<Metrics>),
+    /// The global recorder another crate has installed; the page it
+    /// renders, if it does.
+    Global(Option<Metrics>),
+}
+
+/// The store that `settings` describe: its buckets and global labels.
+pub(crate) fn store(settings: &Builder) -> Store {
+    Store::new(
+        &settings.buckets,
+        family_buckets(settings),
+        settings.global_labels.clone(),
+    )
+}
+
+/// The buckets of the families that do not have the default ones, by full
+/// name: the package's body-size buckets with the profile, then the
+/// settings' (later entries win).
+pub(crate) fn family_buckets(settings: &Builder) -> Vec<(String, Vec<f64>)> {
     let compat_buckets = [
         &catalogue::compat::REQUEST_BODY_BYTES,
         &catalogue::compat::RESPONSE_BODY_BYTES,
@@ -80,17 +181,29 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     .into_iter()
     .filter(|_| settings.django_compat)
     .map(|family| (family.name.to_owned(), catalogue::BYTES_BUCKETS.to_vec()));
-    let family_buckets = compat_buckets
+    compat_buckets
         .chain(settings.family_buckets.iter().cloned())
-        .map(|(family, buckets)| (full_name(&family), buckets));
-    let store = Arc::new(Store::new(
-        &settings.buckets,
-        family_buckets,
-        settings.global_labels.clone(),
-    ));
-    let metrics = Metrics {
-        store: Arc::clone(&store),
-    };
+        .map(|(family, buckets)| (full_name(&settings.namespace, &family), buckets))
+        .collect()
+}
+
+/// The full name of `family`: the namespace before a built-in family.
+pub(crate) fn full_name(namespace: &str, family: &str) -> String {
+    if catalogue::is_builtin(family) {
+        prefixed(namespace, family)
+    } else {
+        family.to_owned()
+    }
+}
+
+pub(crate) fn install(
+    settings: Builder,
+    access: Access,
+    target: Target,
+) -> Result<Option<Metrics>, Error> {
+    if get().is_some() {
+        return Err(Error::AlreadyInstalled);
+    }
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
     let listener = match settings.listen {
@@ -102,18 +215,28 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
         None => None,
     };
     let limits = settings.family_cardinality_limits.iter();
-    let limits = limits.map(|(family, limit)| (full_name(family), *limit));
+    let limits = limits.map(|(family, limit)| (full_name(&settings.namespace, family), *limit));
     let cardinality = Cardinality::new(settings.cardinality_limit, limits.collect());
-    metrics::set_global_recorder(StoreRecorder(store)).map_err(|_| Error::AlreadyInstalled)?;
+    let (backend, metrics) = match target {
+        Target::Install(install, metrics) => {
+            if !install() {
+                return Err(Error::AlreadyInstalled);
+            }
+            (Backend::global().ok_or(Error::NoRecorder)?, metrics)
+        }
+        Target::Global(metrics) => (Backend::global().ok_or(Error::NoRecorder)?, metrics),
+    };
 
     let runtime = Runtime {
-        metrics: metrics.clone(),
-        namespace,
+        backend,
+        metrics,
+        namespace: settings.namespace,
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
         django_compat: settings.django_compat,
         cardinality,
         access,
+        described: Mutex::default(),
     };
     if RUNTIME.set(runtime).is_err() {
         return Err(Error::AlreadyInstalled);
@@ -137,10 +260,10 @@ pub(crate) fn install(settings: Builder, access: Access) -> Result<Metrics, Erro
     if let Some(listener) = listener {
         // Only a failure to spawn a thread is left; metrics work without it.
         if let Err(error) = listener.spawn() {
-            eprintln!("instrument-runtime: cannot start the /metrics/ listener: {error}");
+            crate::diagnostics::listener_not_started(&error);
         }
     }
-    Ok(metrics)
+    Ok(runtime.metrics.clone())
 }
 
 fn prefixed(namespace: &str, name: &str) -> String {
@@ -161,29 +284,35 @@ impl Runtime {
 
     /// Describe a family once: its HELP and TYPE lines.
     pub(crate) fn describe(&self, name: &str, kind: Kind, help: &'static str) {
-        if self.metrics.store.is_described(name) {
-            return;
+        {
+            let mut described = self
+                .described
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if described.contains(name) {
+                return;
+            }
+            described.insert(name.to_owned());
         }
-        let kind = match kind {
-            Kind::Counter => Type::Counter,
-            Kind::Histogram => Type::Histogram,
-        };
-        self.metrics.store.describe(name, kind, help.into());
+        let help = SharedString::const_str(help);
+        self.backend.with(|recorder| {
+            let name = KeyName::from(name.to_owned());
+            match kind {
+                Kind::Counter => recorder.describe_counter(name, None, help.clone()),
+                Kind::Histogram => recorder.describe_histogram(name, None, help.clone()),
+            }
+        });
     }
 
-    // Registered in the store itself, not through `metrics::with_recorder`:
-    // a thread-local recorder of a test or another crate must never capture
-    // a handle that a call site keeps for the life of the process.
-
     pub(crate) fn counter(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Counter {
-        self.metrics
-            .store
-            .counter(&Key::from_parts(name.into(), labels))
+        let key = Key::from_parts(name.into(), labels);
+        self.backend
+            .with(|recorder| recorder.register_counter(&key, &METADATA))
     }
 
     pub(crate) fn histogram(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Histogram {
-        self.metrics
-            .store
-            .histogram(&Key::from_parts(name.into(), labels))
+        let key = Key::from_parts(name.into(), labels);
+        self.backend
+            .with(|recorder| recorder.register_histogram(&key, &METADATA))
     }
 }

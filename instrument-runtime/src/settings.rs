@@ -2,7 +2,11 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use crate::catalogue::DEFAULT_BUCKETS;
+use crate::runtime::Target;
+use crate::store::StoreRecorder;
 use crate::{Error, Secret};
 
 /// Settings for [`install`](crate::install), built step by step.
@@ -282,14 +286,177 @@ impl Builder {
         self
     }
 
-    /// Install the recorder with these settings. See [`install`](crate::install).
+    /// Install this crate's recorder with these settings, as the global
+    /// recorder of the `metrics` facade. See [`install`](crate::install).
+    ///
+    /// # Errors
+    ///
+    /// A setting that cannot be used, the listener that cannot be bound, or
+    /// [`Error::AlreadyInstalled`]. Nothing is installed then.
     pub fn install(self) -> Result<crate::Metrics, Error> {
-        self.validate()?;
-        let access = crate::auth::Access::resolve(&self)?;
-        crate::runtime::install(self, access)
+        self.install_with(|ours| ours)
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Install this crate's recorder inside a composition of recorders:
+    /// `compose` receives it and returns the recorder to install as the
+    /// global one, for example a metrics-util fanout that also sends every
+    /// value to another exporter, or a layer around it. Call sites and the
+    /// HTTP layer register their handles through the composition; the
+    /// returned [`Metrics`](crate::Metrics) (and `/metrics/`) render this
+    /// crate's part.
+    ///
+    /// ```
+    /// use instrument_runtime::counted;
+    /// use metrics_util::layers::FanoutBuilder;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// #[counted]
+    /// fn ping() {}
+    ///
+    /// let other = DebuggingRecorder::new();
+    /// let snapshotter = other.snapshotter();
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .install_with(|ours| FanoutBuilder::default().add_recorder(ours).add_recorder(other).build())
+    ///     .unwrap();
+    /// ping();
+    /// assert!(metrics.render().contains(r#"function_calls_total{function="ping",module="rust_out",result="ok"} 1"#));
+    /// assert!(snapshotter.snapshot().into_vec().iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`install`](Self::install).
+    pub fn install_with<R>(
+        self,
+        compose: impl FnOnce(StoreRecorder) -> R,
+    ) -> Result<crate::Metrics, Error>
+    where
+        R: metrics::Recorder + Sync + 'static,
+    {
+        self.validate()?;
+        let access = crate::auth::Access::resolve(&self)?;
+        let store = Arc::new(crate::runtime::store(&self));
+        let metrics = crate::Metrics::store(Arc::clone(&store));
+        let recorder = compose(StoreRecorder::new(store));
+        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
+        crate::runtime::install(
+            self,
+            access,
+            Target::Install(install, Some(metrics.clone())),
+        )?;
+        Ok(metrics)
+    }
+
+    /// Install a recorder of another crate (a Datadog, StatsD or
+    /// OpenTelemetry exporter, metrics-util's `DebuggingRecorder`, ...) as
+    /// the global recorder, and record every annotated function and the HTTP
+    /// layer into it, with these settings' namespace, profile, database
+    /// labels and cardinality limits.
+    ///
+    /// Histogram buckets and global labels are that recorder's own
+    /// settings: setting them here is an error. `/metrics/` answers
+    /// `501 Not Implemented`, since the page (if any) is that exporter's.
+    ///
+    /// ```
+    /// use instrument_runtime::counted;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// #[counted]
+    /// fn ping() {}
+    ///
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// instrument_runtime::Builder::new().install_recorder(recorder).unwrap();
+    /// ping();
+    /// let calls = snapshotter.snapshot().into_vec();
+    /// assert!(calls.iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`install`](Self::install), and [`Error::InvalidSetting`] for a
+    /// bucket or global-label setting.
+    pub fn install_recorder<R>(self, recorder: R) -> Result<(), Error>
+    where
+        R: metrics::Recorder + Sync + 'static,
+    {
+        self.validate()?;
+        self.validate_foreign()?;
+        let access = crate::auth::Access::resolve(&self)?;
+        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
+        crate::runtime::install(self, access, Target::Install(install, None))?;
+        Ok(())
+    }
+
+    /// Record every annotated function and the HTTP layer into the global
+    /// recorder that another crate has installed already (an exporter's own
+    /// `install()`, axum-prometheus's layer, ...), with these settings'
+    /// namespace, profile, database labels and cardinality limits.
+    ///
+    /// Histogram buckets and global labels are that recorder's own
+    /// settings: setting them here is an error. `/metrics/` answers
+    /// `501 Not Implemented`, since the page (if any) is that exporter's.
+    ///
+    /// ```
+    /// use instrument_runtime::counted;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// #[counted]
+    /// fn ping() {}
+    ///
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// recorder.install().unwrap();
+    /// instrument_runtime::Builder::new().attach().unwrap();
+    /// ping();
+    /// let calls = snapshotter.snapshot().into_vec();
+    /// assert!(calls.iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoRecorder`] when no global recorder is installed (a
+    /// recorder type of zero size cannot be told from none: pass it to
+    /// [`install_recorder`](Self::install_recorder) instead),
+    /// [`Error::AlreadyInstalled`] when this crate is installed or attached
+    /// already, and the errors of [`install_recorder`](Self::install_recorder).
+    pub fn attach(self) -> Result<(), Error> {
+        self.validate()?;
+        self.validate_foreign()?;
+        let access = crate::auth::Access::resolve(&self)?;
+        crate::runtime::install(self, access, Target::Global(None))?;
+        Ok(())
+    }
+
+    /// Settings a recorder of another crate cannot take from here.
+    pub(crate) fn validate_foreign(&self) -> Result<(), Error> {
+        let foreign = |setting| {
+            Err(Error::InvalidSetting {
+                setting,
+                reason: "the recorder of another crate has its own; set it there".to_owned(),
+            })
+        };
+        if self.buckets != DEFAULT_BUCKETS {
+            return foreign("buckets");
+        }
+        if !self.family_buckets.is_empty() {
+            return foreign("family_buckets");
+        }
+        if !self.global_labels.is_empty() {
+            return foreign("global_label");
+        }
+        if self.listen.is_some() {
+            return Err(Error::InvalidSetting {
+                setting: "listen",
+                reason:
+                    "the recorder of another crate renders no page here; serve its own endpoint"
+                        .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         let invalid = |setting, reason: String| Err(Error::InvalidSetting { setting, reason });
         if !self.namespace.is_empty() && !is_metric_name(&self.namespace) {
             return invalid(

@@ -314,10 +314,7 @@ impl Store {
             .insert(format!("{name}\0{}", kind.name()), kind)
             .is_none()
         {
-            eprintln!(
-                "instrument-runtime: {clash}; a {} named {name} is not recorded",
-                kind.name()
-            );
+            crate::diagnostics::name_clash(name, kind.name(), &clash);
         }
         false
     }
@@ -391,14 +388,6 @@ impl Store {
         descriptions
             .entry(name.into_owned())
             .or_insert((kind, description));
-    }
-
-    /// Is `name` described already?
-    pub(crate) fn is_described(&self, name: &str) -> bool {
-        self.descriptions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(name)
     }
 
     /// The exposition of every family, sorted by name, each series sorted
@@ -567,8 +556,31 @@ pub(crate) fn escape(text: &str, quote: bool) -> std::borrow::Cow<'_, str> {
     escaped.into()
 }
 
-/// The global recorder: the facade's calls land in the [`Store`].
-pub(crate) struct StoreRecorder(pub(crate) Arc<Store>);
+/// This crate's store as a `metrics::Recorder`, for a composition of
+/// recorders (metrics-util's fanout or layers) that
+/// [`Builder::install_with`](crate::Builder::install_with) installs.
+///
+/// Every series is an atomic counter, gauge or set of histogram buckets,
+/// rendered in the Prometheus text format by [`StoreRecorder::metrics`].
+#[derive(Clone)]
+pub struct StoreRecorder(Arc<Store>);
+
+impl StoreRecorder {
+    pub(crate) fn new(store: Arc<Store>) -> Self {
+        StoreRecorder(store)
+    }
+
+    /// The page of this store, as `/metrics/` serves it.
+    pub fn metrics(&self) -> crate::Metrics {
+        crate::Metrics::store(Arc::clone(&self.0))
+    }
+}
+
+impl std::fmt::Debug for StoreRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreRecorder").finish_non_exhaustive()
+    }
+}
 
 impl Recorder for StoreRecorder {
     fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {

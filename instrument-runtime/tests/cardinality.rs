@@ -5,8 +5,29 @@ mod common;
 
 use instrument_runtime::{counted, model_op, timed, Builder, OVERFLOW};
 
+/// What the runtime reported through `tracing`, as the fmt subscriber
+/// writes it.
+static REPORTED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Reported;
+
+impl std::io::Write for Reported {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        REPORTED.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn page() -> common::Page {
     let metrics = common::install_once(|| {
+        tracing_subscriber::fmt()
+            .with_writer(|| Reported)
+            .with_ansi(false)
+            .init();
         Builder::new()
             .cardinality_limit(50)
             .family_cardinality_limit("user_requests_total", 100)
@@ -67,6 +88,33 @@ fn distinct_values_past_the_limit_are_folded_and_still_counted() {
     assert_eq!(page.get("cardinality_overflow_total", &overflow), 99_900.0);
     // 100 label sets kept, whatever the number of distinct values sent.
     assert!(growth < 8 << 20, "resident memory grew by {growth} bytes");
+}
+
+#[counted(name = "reported_total", labels(value = value))]
+fn reported(value: u32) {}
+
+#[test]
+fn reaching_the_limit_is_reported_once_through_tracing() {
+    page();
+    for round in 0..3 {
+        for value in 0..60 {
+            reported(value + round);
+        }
+    }
+    let reported = String::from_utf8(REPORTED.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = reported
+        .lines()
+        .filter(|line| line.contains("reported_total"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{reported}");
+    assert!(lines[0].contains(" WARN instrument_runtime:"), "{reported}");
+    assert!(
+        lines[0].contains(
+            "reported_total reached its limit of 50 label sets; \
+             new label values are counted under \"__overflow__\""
+        ),
+        "{reported}"
+    );
 }
 
 #[timed(name = "tenant_latency_seconds", labels(tenant = tenant))]

@@ -65,7 +65,8 @@ fn second_install_is_an_error_not_a_panic() {
     );
     assert_eq!(
         Error::AlreadyInstalled.to_string(),
-        "a metrics recorder is already installed; call install() once, at start-up"
+        "a metrics recorder is already installed: call install() once, at start-up, \
+         or attach() to the recorder another crate installed"
     );
 
     // The first install keeps working, with its settings.

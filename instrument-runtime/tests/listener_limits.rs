@@ -41,6 +41,9 @@ fn child_listener() {
         eprintln!("child panicked: {info}");
         std::process::abort();
     }));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let number = |name: &str| -> u64 { std::env::var(name).unwrap().parse().unwrap() };
     Builder::new()
         .cardinality_limit(1_000_000)

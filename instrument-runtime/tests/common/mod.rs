@@ -426,3 +426,35 @@ pub(crate) fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr")
 }
+
+/// Run `body` in a process of its own, so that it installs (or attaches) a
+/// recorder of its own: this test binary runs again with only the calling
+/// test, which then runs `body`. Under cargo-nextest, where every test has
+/// a process already, `body` runs at once.
+#[track_caller]
+pub(crate) fn isolated(body: impl FnOnce()) {
+    const CHILD: &str = "INSTRUMENT_TEST_ISOLATED";
+    let name = std::thread::current()
+        .name()
+        .expect("a test thread is named after its test")
+        .to_owned();
+    let nextest =
+        std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|mode| mode == "process-per-test");
+    if nextest || std::env::var_os(CHILD).is_some_and(|child| child == *name) {
+        body();
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, &name)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name}, in a process of its own, failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+}
