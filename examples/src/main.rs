@@ -7,7 +7,10 @@
 //! `CACHE_CAPACITY` (default 1000), `DJANGO_COMPAT` (default `false`: `true`
 //! adds django-prometheus's own families, for dashboards built on them),
 //! `METRICS_TOKEN_FILE` (unset: `/metrics/` is open; set: a file holding the
-//! bearer token Prometheus must send, as `monitoring/prometheus.yml` shows).
+//! bearer token Prometheus must send, as `monitoring/prometheus.yml` shows),
+//! `METRICS_BACKEND` (default `store`, instrument-runtime's own;
+//! `metrics-exporter-prometheus` records into that exporter instead, with
+//! the same families on `/metrics/`).
 
 mod cache;
 mod db;
@@ -47,6 +50,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let slow = Duration::from_millis(setting("SLOW_MS", 600)?);
     let capacity: usize = setting("CACHE_CAPACITY", 1000)?;
     let django_compat: bool = setting("DJANGO_COMPAT", false)?;
+    let backend: String = setting("METRICS_BACKEND", "store".to_owned())?;
 
     // Namespace `django`, so the documented alert rules and dashboards run unchanged.
     let mut metrics = instrument_runtime::Builder::new()
@@ -56,7 +60,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
         metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
     }
-    metrics.install()?;
+    match backend.as_str() {
+        "store" => drop(metrics.install()?),
+        "metrics-exporter-prometheus" => {
+            let exporter = metrics_exporter_prometheus::PrometheusBuilder::new();
+            drop(metrics.install_prometheus(exporter)?);
+        }
+        other => {
+            let message =
+                format!("METRICS_BACKEND={other:?}: expected store or metrics-exporter-prometheus");
+            return Err(message.into());
+        }
+    }
 
     let repo = match db::Repository::open(&database) {
         Ok(repo) => {

@@ -557,3 +557,137 @@ fn an_installed_metrics_exporter_prometheus_is_attached_to() {
         assert_eq!(metrics_route(None).0, 200);
     });
 }
+
+/// Sums of what a DogStatsD agent received: counters by name and sorted
+/// tags, and the number of histogram samples.
+#[derive(Default, Debug)]
+struct Datagrams {
+    counters: BTreeMap<(String, Vec<String>), u64>,
+    samples: BTreeMap<(String, Vec<String>), usize>,
+}
+
+impl Datagrams {
+    /// Add one datagram: lines of `name:value[:value..]|type|#tag:value,..`.
+    fn add(&mut self, datagram: &str) {
+        for line in datagram.lines() {
+            let mut fields = line.split('|');
+            let (name, values) = fields.next().unwrap().split_once(':').unwrap();
+            let kind = fields.next().unwrap();
+            let mut tags: Vec<String> = fields
+                .find_map(|field| field.strip_prefix('#'))
+                .map(|tags| tags.split(',').map(str::to_owned).collect())
+                .unwrap_or_default();
+            tags.sort();
+            let key = (name.to_owned(), tags);
+            match kind {
+                "c" => *self.counters.entry(key).or_default() += values.parse::<u64>().unwrap(),
+                "h" | "d" => *self.samples.entry(key).or_default() += values.split(':').count(),
+                other => panic!("unexpected type {other} in {line:?}"),
+            }
+        }
+    }
+
+    fn counter(&self, name: &str, tags: &[&str]) -> u64 {
+        let mut tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        tags.sort();
+        self.counters
+            .get(&(name.to_owned(), tags))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn samples(&self, name: &str, tags: &[&str]) -> usize {
+        let mut tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        tags.sort();
+        self.samples
+            .get(&(name.to_owned(), tags))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[test]
+fn an_exporter_that_is_not_prometheus_gets_every_count() {
+    common::isolated(|| {
+        let agent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+        agent
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let recorder = metrics_exporter_dogstatsd::DogStatsDBuilder::default()
+            .with_remote_address(agent.local_addr().unwrap().to_string())
+            .unwrap()
+            .with_flush_interval(std::time::Duration::from_millis(50))
+            .with_telemetry(false)
+            .with_histogram_sampling(false)
+            .build()
+            .expect("the DogStatsD recorder");
+        Builder::new()
+            .namespace("shop")
+            .install_recorder(recorder)
+            .expect("installed");
+        exercise();
+        let mut received = Datagrams::default();
+        let item = ["method:GET", "view:/items/{id}"];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut buffer = vec![0; 65536];
+        while received.counter("shop_http_requests_total", &item) < 3
+            || received.counter("shop_cache_misses_total", &["backend:redis"]) < 2
+        {
+            assert!(std::time::Instant::now() < deadline, "{received:?}");
+            if let Ok(length) = agent.recv(&mut buffer) {
+                received.add(std::str::from_utf8(&buffer[..length]).unwrap());
+            }
+        }
+        // A few more flushes: nothing more than was recorded arrives.
+        let settle = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while std::time::Instant::now() < settle {
+            if let Ok(length) = agent.recv(&mut buffer) {
+                received.add(std::str::from_utf8(&buffer[..length]).unwrap());
+            }
+        }
+        let calls = |result: &str| {
+            [
+                "function:checkout".to_owned(),
+                "module:recorders".to_owned(),
+                format!("result:{result}"),
+            ]
+        };
+        let ok = calls("ok");
+        let ok: Vec<&str> = ok.iter().map(String::as_str).collect();
+        let error = calls("error");
+        let error: Vec<&str> = error.iter().map(String::as_str).collect();
+        assert_eq!(
+            received.counter("shop_function_calls_total", &ok),
+            2,
+            "{received:?}"
+        );
+        assert_eq!(received.counter("shop_function_calls_total", &error), 1);
+        let db = ["alias:default", "vendor:unknown"];
+        assert_eq!(received.counter("shop_db_execute_total", &db), 2);
+        assert_eq!(received.samples("shop_db_execute_latency_seconds", &db), 2);
+        assert_eq!(
+            received.counter("shop_model_inserts_total", &["model:order"]),
+            1
+        );
+        assert_eq!(
+            received.counter("shop_cache_hits_total", &["backend:redis"]),
+            3
+        );
+        assert_eq!(
+            received.counter("shop_cache_misses_total", &["backend:redis"]),
+            2
+        );
+        let timed = ["function:render_page", "module:recorders"];
+        assert_eq!(
+            received.samples("shop_function_calls_duration_seconds", &timed),
+            2
+        );
+        assert_eq!(received.counter("shop_http_requests_total", &item), 3);
+        assert_eq!(
+            received.samples("shop_http_requests_latency_seconds", &item),
+            3
+        );
+        // The page is the agent's: /metrics/ says so.
+        assert_eq!(metrics_route_status().0, 501);
+    });
+}

@@ -10,10 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod dashboards;
 mod load;
 mod stack;
 mod webhook;
 
+pub use crate::dashboards::{
+    dashboard_queries, dashboard_traffic, wait_for_dashboard_data, with_grafana_variables,
+};
 pub use crate::load::{Gate, Wrk, WrkReport};
 pub use crate::stack::{
     prometheus_config, Alertmanager, Prometheus, Pushgateway, RawSeries, Sample, ScrapeJob, Server,

@@ -1,90 +1,20 @@
 //! Every query of the shipped Grafana dashboards, run against a real
 //! Prometheus scraping the example service after traffic, returns data.
 //! (Grafana is not in the distribution's packages; its queries are what
-//! can break.)
+//! can break.) The same, and the documented alerts, with
+//! metrics-exporter-prometheus as the service's backend.
 
-use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use e2e::{monitoring_file, prometheus_config, Prometheus, ScrapeJob, Service};
-
-/// Every `expr` of a dashboard's panels (rows' nested panels included),
-/// with the panel's title.
-fn queries(dashboard: &Value, out: &mut Vec<(String, String)>) {
-    for panel in dashboard["panels"].as_array().into_iter().flatten() {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            if let Some(expr) = target["expr"].as_str() {
-                let title = panel["title"].as_str().unwrap_or("(untitled)");
-                out.push((title.to_owned(), expr.to_owned()));
-            }
-        }
-        queries(panel, out);
-    }
-}
-
-/// Grafana's built-in interval variables, as Grafana would fill them in for
-/// a short range at this scrape interval (a minute: several scrapes at 1 s).
-fn with_grafana_variables(expr: &str) -> String {
-    let mut expr = expr.to_owned();
-    for (variable, value) in [
-        ("__rate_interval", "1m"),
-        ("__interval", "1m"),
-        ("__range", "1m"),
-    ] {
-        expr = expr
-            .replace(&format!("${{{variable}}}"), value)
-            .replace(&format!("${variable}"), value);
-    }
-    assert!(
-        !expr.contains('$'),
-        "`{expr}` uses a dashboard variable this test does not fill in; add it to with_grafana_variables"
-    );
-    expr
-}
-
-fn traffic(service: &Service) {
-    let user = |name: &str| format!(r#"{{"name":"{name}","email":"{name}@example.com"}}"#);
-    let requests = [
-        ("POST", "/users", Some(user("ada"))),
-        ("POST", "/users", Some(user("ada"))), // 409: a database error
-        ("GET", "/users/1", None),             // cache hit
-        ("GET", "/users/99", None),            // cache miss
-        ("PUT", "/users/1", Some(user("grace"))),
-        ("GET", "/users", None),
-        ("GET", "/fail", None),
-        ("GET", "/slow", None),
-        ("GET", "/api/orders", None),
-        ("DELETE", "/users/1", None),
-    ];
-    for (method, path, body) in &requests {
-        service.request(method, path, body.as_deref());
-    }
-}
+use e2e::{
+    dashboard_queries, dashboard_traffic, monitoring_file, prometheus_config, shorten_rules,
+    wait_for_dashboard_data, Prometheus, ScrapeJob, Service,
+};
 
 #[test]
 fn every_dashboard_query_returns_data() {
-    let directory = monitoring_file("grafana/dashboards");
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(&directory)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", directory.display()))
-    {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_some_and(|ext| ext == "json") {
-            let text = std::fs::read_to_string(&path).expect("reading a dashboard");
-            let dashboard: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-            let mut found = Vec::new();
-            queries(&dashboard, &mut found);
-            assert!(!found.is_empty(), "{} has no queries", path.display());
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            all.extend(
-                found
-                    .into_iter()
-                    .map(|(title, expr)| (format!("{name}: {title}"), expr)),
-            );
-        }
-    }
-    assert!(!all.is_empty(), "no dashboards in {}", directory.display());
-
+    let all = dashboard_queries();
     let service = Service::start(&[("SLOW_MS", "50")]);
     let prometheus = Prometheus::start(
         &prometheus_config(&[ScrapeJob::django(&[service.addr])], &[], None),
@@ -93,27 +23,94 @@ fn every_dashboard_query_returns_data() {
     prometheus.wait_for_targets("django", 1);
     // Two rounds a few scrapes apart: series that the first round creates
     // grow in the second, so every `rate` has something to show.
-    traffic(&service);
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    traffic(&service);
+    dashboard_traffic(&service);
+    std::thread::sleep(Duration::from_secs(3));
+    dashboard_traffic(&service);
+    wait_for_dashboard_data(&prometheus, &all);
+}
 
-    // A query has data when it gives at least one sample with a number
-    // (a ratio or quantile of nothing is NaN, which Grafana shows as no data).
-    prometheus.wait_for("every dashboard query to return data", |p| {
-        let mut failures = Vec::new();
-        for (panel, expr) in &all {
-            let expr = with_grafana_variables(expr);
-            match p.query(&expr) {
-                Ok(samples) if samples.iter().any(|s| !s.value.is_nan()) => {}
-                Ok(samples) => failures.push(format!("{panel}: `{expr}` gave {samples:?}")),
-                // Prometheus refused the query: no amount of waiting helps.
-                Err(e) if e.contains("bad_data") => panic!("{panel}: `{expr}`: {e}"),
-                Err(e) => failures.push(format!("{panel}: `{expr}`: {e}")),
+/// The two documented alerts and every dashboard query work unchanged when
+/// the service records into metrics-exporter-prometheus instead of this
+/// crate's store.
+#[test]
+fn rules_and_dashboards_work_with_metrics_exporter_prometheus_as_the_backend() {
+    let shipped = monitoring_file("alert_rules.yml");
+    let rules = std::fs::read_to_string(&shipped)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", shipped.display()));
+    // 5m windows and `for: 5m` become seconds; the thresholds stay.
+    let rules = shorten_rules(&rules, "15s", "3s");
+    // 700 ms: above the 0.5 s of HighRequestLatency.
+    let service = Service::start(&[
+        ("SLOW_MS", "700"),
+        ("METRICS_BACKEND", "metrics-exporter-prometheus"),
+    ]);
+    let prometheus = Prometheus::start(
+        &prometheus_config(
+            &[ScrapeJob::django(&[service.addr])],
+            &["alert_rules.yml"],
+            None,
+        ),
+        &[("alert_rules.yml", &rules)],
+    );
+    prometheus.wait_for_targets("django", 1);
+    let page = service.scrape();
+    // The exporter's page, with the catalogue's families as histograms.
+    assert!(
+        page.contains("# TYPE django_http_requests_latency_seconds histogram\n"),
+        "{page}"
+    );
+    assert!(!page.contains("quantile="), "{page}");
+
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // Half the answers 500s; two clients keep a fifth of the requests slow.
+        scope.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                assert_eq!(service.request("GET", "/users", None).0, 200);
+                assert_eq!(service.request("GET", "/fail", None).0, 500);
+                std::thread::sleep(Duration::from_millis(200));
             }
+        });
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    assert_eq!(service.request("GET", "/slow", None).0, 200);
+                }
+            });
         }
-        match failures.is_empty() {
-            true => Ok(()),
-            false => Err(failures.join("\n")),
-        }
+        let _stop = StopOnDrop(&stop);
+        prometheus.wait_for("both documented alerts firing", |p| {
+            let alerts = p.api("alerts")?;
+            let firing: Vec<&str> = alerts["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|alert| alert["state"] == "firing")
+                .filter_map(|alert| alert["labels"]["alertname"].as_str())
+                .collect();
+            match ["HighErrorRate", "HighRequestLatency"]
+                .iter()
+                .all(|name| firing.contains(name))
+            {
+                true => Ok(()),
+                false => Err(format!("firing: {firing:?}; {alerts}")),
+            }
+        });
     });
+
+    let all = dashboard_queries();
+    dashboard_traffic(&service);
+    std::thread::sleep(Duration::from_secs(3));
+    dashboard_traffic(&service);
+    wait_for_dashboard_data(&prometheus, &all);
+}
+
+/// Sets the flag when dropped, so that traffic threads stop when the test
+/// fails too (a scope waits for its threads before the panic goes on).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
