@@ -52,35 +52,29 @@ const METHODS: [&str; 10] = [
 ];
 const TRANSPORTS: [&str; 2] = ["http", "https"];
 
-static STATE: OnceLock<State> = OnceLock::new();
-
-/// The resolved state, once a recorder is installed.
+/// The layer's part of the installed runtime, resolved when first needed.
 #[inline]
 fn state() -> Option<&'static State> {
-    match STATE.get() {
+    let rt = runtime::get()?;
+    match rt.http.get() {
         Some(state) => Some(state),
-        None => state_cold(),
-    }
-}
-
-/// Set once a layer is built: `install()` then describes the layer's
-/// families even if no request has arrived yet.
-static BUILT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Resolve the layer's state at `install()` when a layer was built before,
-/// or the profile is on: the families have HELP and TYPE (and the profile's
-/// unlabelled series exist at 0) from then on.
-pub(crate) fn register(django_compat: bool) {
-    if django_compat || BUILT.load(std::sync::atomic::Ordering::Relaxed) {
-        state();
+        None => state_cold(rt),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn state_cold() -> Option<&'static State> {
-    let rt = runtime::get()?;
-    Some(STATE.get_or_init(|| State::new(rt)))
+fn state_cold(rt: &'static Runtime) -> Option<&'static State> {
+    Some(rt.http.get_or_init(|| State::new(rt)))
+}
+
+/// Resolve the layer's state at `install()` with the profile on: the
+/// package's unlabelled HTTP series exist at 0, and the families have HELP
+/// and TYPE, from the start.
+pub(crate) fn register(django_compat: bool) {
+    if django_compat {
+        state();
+    }
 }
 
 /// A tower [`Layer`] recording the HTTP families of every request: one
@@ -109,7 +103,10 @@ fn state_cold() -> Option<&'static State> {
 /// With [`Builder::django_compat`](crate::Builder::django_compat) the layer
 /// records django-prometheus's HTTP families too. Before
 /// [`install`](crate::install) it records nothing (it still answers a panic
-/// with 500).
+/// with 500). The layer's families have HELP and TYPE from the moment a
+/// layer is applied to a service after `install()` (with the profile, from
+/// `install()` on), or else from its first request. Building a layer
+/// changes no state of its own outside the layer.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -151,10 +148,6 @@ impl HttpMetricsLayer {
     /// A layer recording every request, `/metrics` scrapes included (as
     /// django-prometheus does).
     pub fn new() -> Self {
-        // Installed already: create the statically known series now;
-        // otherwise `install()` does.
-        BUILT.store(true, std::sync::atomic::Ordering::Relaxed);
-        state();
         HttpMetricsLayer {
             settings: Arc::default(),
         }
@@ -182,6 +175,9 @@ impl<S> Layer<S> for HttpMetricsLayer {
     type Service = HttpMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        // Installed already: the families have HELP and TYPE from now on;
+        // otherwise from the first request after `install()`.
+        state();
         HttpMetrics {
             inner,
             settings: Arc::clone(&self.settings),
@@ -456,7 +452,7 @@ impl<K, V, const N: usize> Slots<K, V, N> {
 }
 
 /// Everything the layer records into, resolved after `install()`.
-struct State {
+pub(crate) struct State {
     rt: &'static Runtime,
     names: Names,
     /// Route template -> its handles. Bounded by the application's routes.

@@ -43,6 +43,9 @@ pub(crate) struct Runtime {
     pub(crate) access: Access,
     /// The families described so far: each is described once.
     described: Mutex<HashSet<String>>,
+    /// The HTTP layer's handles, resolved when a layer first needs them.
+    #[cfg(feature = "axum")]
+    pub(crate) http: OnceLock<crate::layer::State>,
 }
 
 /// The recorder that call sites register their handles with: the global
@@ -237,6 +240,8 @@ pub(crate) fn install(
         cardinality,
         access,
         described: Mutex::default(),
+        #[cfg(feature = "axum")]
+        http: OnceLock::new(),
     };
     if RUNTIME.set(runtime).is_err() {
         return Err(Error::AlreadyInstalled);
