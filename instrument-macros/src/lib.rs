@@ -12,6 +12,13 @@ mod fallback;
 mod tests;
 mod valid;
 
+// The runtime's name rules, which `valid`'s copy is tested against (a
+// proc-macro crate cannot link them).
+#[cfg(test)]
+#[path = "../../instrument-runtime/src/names.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod runtime_names;
+
 use proc_macro::TokenStream;
 
 /// Count the calls of a function. See `instrument_runtime::counted`.

@@ -82,7 +82,9 @@ fn lit_str(arg: Arg, errors: &mut Errors) -> Option<LitStr> {
     }
 }
 
-/// Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+/// Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`. The rules are
+/// instrument-runtime's (its `names` module); this copy is tested equal to
+/// them.
 fn is_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
@@ -326,4 +328,51 @@ pub(crate) fn cache_args(
         out.backend = backend;
     }
     out
+}
+
+#[cfg(test)]
+mod names_agree {
+    use crate::runtime_names;
+
+    /// Every string of up to three characters over an alphabet that covers
+    /// each class the rules tell apart, and some longer ones.
+    fn corpus() -> Vec<String> {
+        let alphabet = ['a', 'Z', '_', ':', '0', '9', '-', '.', ' ', 'é'];
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|prefix| alphabet.iter().map(move |c| format!("{prefix}{c}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all.extend(
+            [
+                "__name__",
+                "django_http_requests_total",
+                "a:b:c",
+                "le",
+                "_le",
+            ]
+            .map(String::from),
+        );
+        all
+    }
+
+    #[test]
+    fn the_macros_accept_exactly_the_names_the_runtime_accepts() {
+        for name in corpus() {
+            assert_eq!(
+                super::is_metric_name(&name),
+                runtime_names::is_metric_name(&name),
+                "metric name {name:?}"
+            );
+            assert_eq!(
+                super::is_label_name(&name) && !name.starts_with("__"),
+                runtime_names::is_user_label_name(&name),
+                "label name {name:?}"
+            );
+        }
+    }
 }

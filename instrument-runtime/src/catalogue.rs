@@ -7,6 +7,10 @@ pub const DEFAULT_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0,
 ];
 
+/// The label value that stands for every label set past a family's
+/// cardinality limit ([`Builder::cardinality_limit`](crate::Builder::cardinality_limit)).
+pub const OVERFLOW: &str = "__overflow__";
+
 /// django-prometheus's body-size buckets: 0 and the powers of two up to 2^29.
 pub(crate) const BYTES_BUCKETS: [f64; 31] = {
     let mut buckets = [0.0; 31];
@@ -18,10 +22,23 @@ pub(crate) const BYTES_BUCKETS: [f64; 31] = {
     buckets
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A family's type, as the text format names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Kind {
     Counter,
+    Gauge,
     Histogram,
+}
+
+impl Kind {
+    /// The name in a `# TYPE` line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
 }
 
 /// One built-in family.
@@ -142,4 +159,23 @@ pub(crate) fn is_builtin(name: &str) -> bool {
     ALL.iter()
         .chain(compat::ALL)
         .any(|family| family.name == name)
+}
+
+/// The full name of `family`: the namespace before a built-in family, a
+/// family of the user's own as written.
+pub(crate) fn full_name(namespace: &str, family: &str) -> String {
+    if is_builtin(family) {
+        prefixed(namespace, family)
+    } else {
+        family.to_owned()
+    }
+}
+
+/// `name` under `namespace`.
+pub(crate) fn prefixed(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}_{name}")
+    }
 }

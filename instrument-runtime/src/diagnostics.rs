@@ -4,7 +4,7 @@
 //! sends its own (and in `log` loggers through `tracing`'s `log` feature).
 //! Each is said once, or once a minute for a condition that repeats.
 
-use crate::cardinality::OVERFLOW;
+use crate::catalogue::OVERFLOW;
 
 /// The target of every event.
 pub(crate) const TARGET: &str = "instrument_runtime";

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::runtime::{self, Target};
+use crate::install::{family_buckets, install_runtime, Target};
 use crate::{catalogue, Builder, Error, Metrics};
 
 /// How often the exporter's histograms are folded into their buckets, as
@@ -46,13 +46,13 @@ impl Builder {
     /// the exporter refuses a bucket setting.
     pub fn install_prometheus(self, exporter: PrometheusBuilder) -> Result<Metrics, Error> {
         self.validate()?;
-        let access = crate::auth::Access::resolve(&self)?;
+        let access = crate::access::Access::resolve(&self)?;
         let exporter = self.configure(exporter)?;
         let recorder = exporter.build_recorder();
         let handle = recorder.handle();
         let metrics = Metrics::prometheus(handle.clone());
         let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
-        runtime::install(
+        install_runtime(
             self,
             access,
             Target::Install(install, Some(metrics.clone())),
@@ -85,21 +85,21 @@ impl Builder {
     pub fn attach_prometheus(self, handle: PrometheusHandle) -> Result<Metrics, Error> {
         self.validate()?;
         self.validate_foreign()?;
-        let access = crate::auth::Access::resolve(&self)?;
+        let access = crate::access::Access::resolve(&self)?;
         let metrics = Metrics::prometheus(handle);
-        runtime::install(self, access, Target::Global(Some(metrics.clone())))?;
+        install_runtime(self, access, Target::Global(Some(metrics.clone())))?;
         Ok(metrics)
     }
 
     /// `exporter` with this crate's buckets for each of its histogram
     /// families, and the global labels.
     fn configure(&self, mut exporter: PrometheusBuilder) -> Result<PrometheusBuilder, Error> {
-        let own = runtime::family_buckets(self);
+        let own = family_buckets(self);
         let builtin = catalogue::ALL.iter().chain(catalogue::compat::ALL);
         let builtin = builtin
             .filter(|family| family.kind == catalogue::Kind::Histogram)
-            .map(|family| runtime::full_name(&self.namespace, family.name));
-        let custom = crate::__private::SITES
+            .map(|family| catalogue::full_name(&self.namespace, family.name));
+        let custom = crate::sites::SITES
             .iter()
             .filter_map(|site| site.histogram_family())
             .map(str::to_owned);

@@ -112,39 +112,39 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-mod auth;
-mod cardinality;
+mod access;
+#[cfg(test)]
+mod architecture;
 mod catalogue;
 pub mod db;
 mod diagnostics;
-#[cfg(feature = "axum")]
-mod endpoint;
 mod error;
 #[cfg(feature = "metrics-exporter-prometheus")]
 mod exporter;
 #[cfg(feature = "axum")]
-mod layer;
-#[cfg(feature = "axum")]
-mod listener;
+mod http;
+mod install;
+mod names;
 mod push;
 mod runtime;
+mod secret;
 mod settings;
+mod sites;
 mod store;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use crate::auth::Secret;
-pub use crate::cardinality::OVERFLOW;
-pub use crate::catalogue::DEFAULT_BUCKETS;
-#[cfg(feature = "axum")]
-pub use crate::endpoint::{metrics_handler, metrics_router, CONTENT_TYPE};
+pub use crate::catalogue::{DEFAULT_BUCKETS, OVERFLOW};
 pub use crate::error::Error;
 #[cfg(feature = "axum")]
-pub use crate::layer::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};
+pub use crate::http::{
+    metrics_handler, metrics_router, HttpMetrics, HttpMetricsFuture, HttpMetricsLayer, CONTENT_TYPE,
+};
 pub use crate::push::{Push, PushError};
 pub use crate::runtime::{installed, Metrics};
+pub use crate::secret::Secret;
 pub use crate::settings::Builder;
 pub use crate::store::StoreRecorder;
 

@@ -187,7 +187,7 @@ impl Push {
         push_segment(&mut path, "job", &self.job);
         let mut seen = vec!["job"];
         for (name, value) in &self.grouping {
-            let reason = if !crate::store::is_name(name, false) {
+            let reason = if !crate::names::is_label_name(name) {
                 Some("not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
             } else if name.starts_with("__") {
                 Some("names starting with `__` are reserved")

@@ -1,12 +1,10 @@
 //! The settings [`Builder`] and their validation.
 
 use std::net::SocketAddr;
-
-use std::sync::Arc;
+use std::time::Duration;
 
 use crate::catalogue::DEFAULT_BUCKETS;
-use crate::runtime::Target;
-use crate::store::StoreRecorder;
+use crate::names::{is_metric_name, is_user_label_name};
 use crate::{Error, Secret};
 
 /// Settings for [`install`](crate::install), built step by step.
@@ -41,7 +39,7 @@ pub struct Builder {
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) listen: Option<SocketAddr>,
     #[cfg(feature = "axum")]
-    pub(crate) listen_limits: crate::listener::Limits,
+    pub(crate) listen_limits: Limits,
     pub(crate) django_compat: bool,
     pub(crate) bearer_token: Option<Secret>,
     pub(crate) basic_auth: Option<(String, Secret)>,
@@ -49,6 +47,9 @@ pub struct Builder {
     pub(crate) cardinality_limit: usize,
     pub(crate) family_cardinality_limits: Vec<(String, usize)>,
 }
+
+/// The default limit on distinct runtime label sets per family.
+const DEFAULT_CARDINALITY_LIMIT: usize = 1000;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -61,9 +62,9 @@ impl Default for Builder {
             db_vendor: "unknown".to_owned(),
             listen: None,
             #[cfg(feature = "axum")]
-            listen_limits: crate::listener::Limits::default(),
+            listen_limits: Limits::default(),
             django_compat: false,
-            cardinality_limit: crate::cardinality::DEFAULT_LIMIT,
+            cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
             family_cardinality_limits: Vec::new(),
             bearer_token: None,
             basic_auth: None,
@@ -286,148 +287,6 @@ impl Builder {
         self
     }
 
-    /// Install this crate's recorder with these settings, as the global
-    /// recorder of the `metrics` facade. See [`install`](crate::install).
-    ///
-    /// # Errors
-    ///
-    /// A setting that cannot be used, the listener that cannot be bound, or
-    /// [`Error::AlreadyInstalled`]. Nothing is installed then.
-    pub fn install(self) -> Result<crate::Metrics, Error> {
-        self.install_with(|ours| ours)
-    }
-
-    /// Install this crate's recorder inside a composition of recorders:
-    /// `compose` receives it and returns the recorder to install as the
-    /// global one, for example a metrics-util fanout that also sends every
-    /// value to another exporter, or a layer around it. Call sites and the
-    /// HTTP layer register their handles through the composition; the
-    /// returned [`Metrics`](crate::Metrics) (and `/metrics/`) render this
-    /// crate's part.
-    ///
-    /// ```
-    /// use instrument_runtime::counted;
-    /// use metrics_util::layers::FanoutBuilder;
-    /// use metrics_util::debugging::DebuggingRecorder;
-    ///
-    /// #[counted]
-    /// fn ping() {}
-    ///
-    /// let other = DebuggingRecorder::new();
-    /// let snapshotter = other.snapshotter();
-    /// let metrics = instrument_runtime::Builder::new()
-    ///     .install_with(|ours| FanoutBuilder::default().add_recorder(ours).add_recorder(other).build())
-    ///     .unwrap();
-    /// ping();
-    /// assert!(metrics.render().contains(r#"function_calls_total{function="ping",module="rust_out",result="ok"} 1"#));
-    /// assert!(snapshotter.snapshot().into_vec().iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`install`](Self::install).
-    pub fn install_with<R>(
-        self,
-        compose: impl FnOnce(StoreRecorder) -> R,
-    ) -> Result<crate::Metrics, Error>
-    where
-        R: metrics::Recorder + Sync + 'static,
-    {
-        self.validate()?;
-        let access = crate::auth::Access::resolve(&self)?;
-        let store = Arc::new(crate::runtime::store(&self));
-        let metrics = crate::Metrics::store(Arc::clone(&store));
-        let recorder = compose(StoreRecorder::new(store));
-        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
-        crate::runtime::install(
-            self,
-            access,
-            Target::Install(install, Some(metrics.clone())),
-        )?;
-        Ok(metrics)
-    }
-
-    /// Install a recorder of another crate (a Datadog, StatsD or
-    /// OpenTelemetry exporter, metrics-util's `DebuggingRecorder`, ...) as
-    /// the global recorder, and record every annotated function and the HTTP
-    /// layer into it, with these settings' namespace, profile, database
-    /// labels and cardinality limits.
-    ///
-    /// Histogram buckets and global labels are that recorder's own
-    /// settings: setting them here is an error. `/metrics/` answers
-    /// `501 Not Implemented`, since the page (if any) is that exporter's.
-    ///
-    /// ```
-    /// use instrument_runtime::counted;
-    /// use metrics_util::debugging::DebuggingRecorder;
-    ///
-    /// #[counted]
-    /// fn ping() {}
-    ///
-    /// let recorder = DebuggingRecorder::new();
-    /// let snapshotter = recorder.snapshotter();
-    /// instrument_runtime::Builder::new().install_recorder(recorder).unwrap();
-    /// ping();
-    /// let calls = snapshotter.snapshot().into_vec();
-    /// assert!(calls.iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`install`](Self::install), and [`Error::InvalidSetting`] for a
-    /// bucket or global-label setting.
-    pub fn install_recorder<R>(self, recorder: R) -> Result<(), Error>
-    where
-        R: metrics::Recorder + Sync + 'static,
-    {
-        self.validate()?;
-        self.validate_foreign()?;
-        let access = crate::auth::Access::resolve(&self)?;
-        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
-        crate::runtime::install(self, access, Target::Install(install, None))?;
-        Ok(())
-    }
-
-    /// Record every annotated function and the HTTP layer into the global
-    /// recorder that another crate has installed already (an exporter's own
-    /// `install()`, axum-prometheus's layer, ...), with these settings'
-    /// namespace, profile, database labels and cardinality limits.
-    ///
-    /// Histogram buckets and global labels are that recorder's own
-    /// settings: setting them here is an error. `/metrics/` answers
-    /// `501 Not Implemented`, since the page (if any) is that exporter's.
-    ///
-    /// ```
-    /// use instrument_runtime::counted;
-    /// use metrics_util::debugging::DebuggingRecorder;
-    ///
-    /// #[counted]
-    /// fn ping() {}
-    ///
-    /// let recorder = DebuggingRecorder::new();
-    /// let snapshotter = recorder.snapshotter();
-    /// recorder.install().unwrap();
-    /// instrument_runtime::Builder::new().attach().unwrap();
-    /// ping();
-    /// let calls = snapshotter.snapshot().into_vec();
-    /// assert!(calls.iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NoRecorder`] when no global recorder is installed (a
-    /// recorder type of zero size cannot be told from none: pass it to
-    /// [`install_recorder`](Self::install_recorder) instead),
-    /// [`Error::AlreadyInstalled`] when this crate is installed or attached
-    /// already, and the errors of [`install_recorder`](Self::install_recorder).
-    pub fn attach(self) -> Result<(), Error> {
-        self.validate()?;
-        self.validate_foreign()?;
-        let access = crate::auth::Access::resolve(&self)?;
-        crate::runtime::install(self, access, Target::Global(None))?;
-        Ok(())
-    }
-
     /// Settings a recorder of another crate cannot take from here.
     pub(crate) fn validate_foreign(&self) -> Result<(), Error> {
         let foreign = |setting| {
@@ -500,7 +359,7 @@ impl Builder {
             check_buckets("family_buckets", buckets)?;
         }
         for (name, _) in &self.global_labels {
-            if !is_label_name(name) {
+            if !is_user_label_name(name) {
                 return invalid(
                     "global_label",
                     format!("{name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"),
@@ -520,7 +379,6 @@ impl Builder {
 impl Builder {
     #[cfg(feature = "axum")]
     fn validate_listen_limits(&self) -> Result<(), Error> {
-        use crate::listener::Limits;
         let limits = &self.listen_limits;
         let (setting, reason) = if limits.timeout.is_zero() {
             ("listen_timeout", "the timeout must be longer than zero")
@@ -575,12 +433,30 @@ fn check_buckets(setting: &'static str, buckets: &[f64]) -> Result<(), Error> {
     }
 }
 
-/// Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub(crate) fn is_metric_name(name: &str) -> bool {
-    crate::store::is_name(name, true)
+/// The limits of the standalone listener; see the `Builder::listen_*`
+/// methods for what each means.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) struct Limits {
+    pub(crate) timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) max_head_bytes: usize,
 }
 
-/// Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, `__` prefix reserved.
-pub(crate) fn is_label_name(name: &str) -> bool {
-    crate::store::is_name(name, false) && !name.starts_with("__")
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+impl Limits {
+    /// The smallest head limit hyper accepts.
+    pub(crate) const MIN_HEAD_BYTES: usize = 8192;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_head_bytes: 16 * 1024,
+        }
+    }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::auth::{Access, Denied};
+use crate::access::{Access, Denied};
 use crate::Metrics;
 
 /// The content type of the Prometheus text exposition format.

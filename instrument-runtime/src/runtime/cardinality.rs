@@ -5,8 +5,8 @@
 //! Past the limit, a new label set is folded into one set whose runtime
 //! values are all [`OVERFLOW`]: the call is still counted (the totals over
 //! all series still equal the number of calls), `cardinality_overflow_total
-//! {family}` counts the folded calls, and a warning is written to stderr
-//! once per family.
+//! {family}` counts the folded calls, and a warning is reported once per
+//! family.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,14 +14,8 @@ use std::sync::{Arc, RwLock};
 
 use metrics::{Counter, Label, SharedString};
 
-use crate::catalogue;
-use crate::runtime::Runtime;
-
-/// The label value that stands for every label set past a family's limit.
-pub const OVERFLOW: &str = "__overflow__";
-
-/// The default limit on distinct runtime label sets per family.
-pub(crate) const DEFAULT_LIMIT: usize = 1000;
+use super::registry::Registry;
+use crate::catalogue::{self, OVERFLOW};
 
 /// The limits, and the label sets seen so far, of every guarded family.
 #[derive(Debug)]
@@ -53,21 +47,21 @@ impl Cardinality {
     /// set (every value [`OVERFLOW`]).
     pub(crate) fn admit(
         &self,
-        rt: &Runtime,
+        registry: &Registry,
         family: &str,
         values: Vec<SharedString>,
     ) -> Vec<SharedString> {
-        self.admit_or_fold(rt, family, values).0
+        self.admit_or_fold(registry, family, values).0
     }
 
     /// As [`admit`](Self::admit), and whether the values were folded.
     pub(crate) fn admit_or_fold(
         &self,
-        rt: &Runtime,
+        registry: &Registry,
         family: &str,
         values: Vec<SharedString>,
     ) -> (Vec<SharedString>, bool) {
-        let family_state = self.family(rt, family);
+        let family_state = self.family(registry, family);
         if family_state.admit(&values) {
             return (values, false);
         }
@@ -78,7 +72,7 @@ impl Cardinality {
         (vec![SharedString::const_str(OVERFLOW); values.len()], true)
     }
 
-    fn family(&self, rt: &Runtime, name: &str) -> Arc<Family> {
+    fn family(&self, registry: &Registry, name: &str) -> Arc<Family> {
         if let Some(family) = self
             .families
             .read()
@@ -89,12 +83,12 @@ impl Cardinality {
         }
         let mut families = self.families.write().unwrap_or_else(|e| e.into_inner());
         let family = families.entry(name.to_owned()).or_insert_with(|| {
-            let overflow_family = rt.builtin(&catalogue::CARDINALITY_OVERFLOW);
+            let overflow_family = registry.builtin(&catalogue::CARDINALITY_OVERFLOW);
             let labels = vec![Label::new("family", name.to_owned())];
             Arc::new(Family {
                 limit: self.limits.get(name).copied().unwrap_or(self.default_limit),
                 seen: RwLock::default(),
-                overflow: rt.counter(overflow_family, labels),
+                overflow: registry.counter(overflow_family, labels),
                 warned: AtomicBool::new(false),
             })
         });

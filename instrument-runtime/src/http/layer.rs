@@ -52,20 +52,23 @@ const METHODS: [&str; 10] = [
 ];
 const TRANSPORTS: [&str; 2] = ["http", "https"];
 
-/// The layer's part of the installed runtime, resolved when first needed.
+/// The layer's handles, resolved from the installed runtime when a layer
+/// first needs them (never by building a layer).
+static STATE: OnceLock<State> = OnceLock::new();
+
 #[inline]
 fn state() -> Option<&'static State> {
-    let rt = runtime::get()?;
-    match rt.http.get() {
+    match STATE.get() {
         Some(state) => Some(state),
-        None => state_cold(rt),
+        None => state_cold(),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn state_cold(rt: &'static Runtime) -> Option<&'static State> {
-    Some(rt.http.get_or_init(|| State::new(rt)))
+fn state_cold() -> Option<&'static State> {
+    let rt = runtime::get()?;
+    Some(STATE.get_or_init(|| State::new(rt)))
 }
 
 /// Resolve the layer's state at `install()` with the profile on: the
@@ -452,7 +455,7 @@ impl<K, V, const N: usize> Slots<K, V, N> {
 }
 
 /// Everything the layer records into, resolved after `install()`.
-pub(crate) struct State {
+struct State {
     rt: &'static Runtime,
     names: Names,
     /// Route template -> its handles. Bounded by the application's routes.

@@ -22,6 +22,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use crate::settings::Limits;
+
 use axum::extract::connect_info::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -30,32 +32,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{sleep, Instant, Sleep};
 use tower_service::Service;
-
-/// The limits of the standalone listener; see the `Builder::listen_*`
-/// methods for what each means.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Limits {
-    pub(crate) timeout: Duration,
-    pub(crate) write_timeout: Duration,
-    pub(crate) max_connections: usize,
-    pub(crate) max_head_bytes: usize,
-}
-
-impl Limits {
-    /// The smallest head limit hyper accepts.
-    pub(crate) const MIN_HEAD_BYTES: usize = 8192;
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            max_head_bytes: 16 * 1024,
-        }
-    }
-}
 
 /// The first pause after an accept error, and the longest.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
@@ -106,7 +82,7 @@ impl Standalone {
 
 /// Accept and serve connections; never returns.
 async fn serve(listener: TcpListener, limits: Limits) {
-    let router = crate::endpoint::metrics_router::<()>();
+    let router = crate::http::endpoint::metrics_router::<()>();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

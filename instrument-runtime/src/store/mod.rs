@@ -7,9 +7,10 @@
 //! (families and series sorted) and escapes label values and HELP texts as
 //! the text format requires, so no value can break the page or be altered.
 
+mod render;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -17,6 +18,9 @@ use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
+
+use crate::catalogue::Kind;
+use crate::names;
 
 /// Label pairs in rendering order.
 type Labels = Vec<(String, String)>;
@@ -123,28 +127,10 @@ pub(crate) struct Store {
     gauges: RwLock<HashMap<Key, Arc<AtomicGauge>>>,
     histograms: RwLock<HashMap<Key, Arc<AtomicHistogram>>>,
     /// Family name -> type and HELP text, first description wins.
-    descriptions: RwLock<HashMap<String, (Type, SharedString)>>,
+    descriptions: RwLock<HashMap<String, (Kind, SharedString)>>,
     /// Family name -> the type of its series: a name keeps the type of its
     /// first series, so one family never mixes counter and histogram lines.
-    types: RwLock<HashMap<String, Type>>,
-}
-
-/// A family's type as the text format names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Type {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-impl Type {
-    fn name(self) -> &'static str {
-        match self {
-            Type::Counter => "counter",
-            Type::Gauge => "gauge",
-            Type::Histogram => "histogram",
-        }
-    }
+    types: RwLock<HashMap<String, Kind>>,
 }
 
 /// The series of `key` if it exists: the path of every registration of a
@@ -204,14 +190,14 @@ fn series<T>(
 /// `le` label becomes `_le`, and of two labels that end up with the same
 /// name the first is kept. Borrowed when nothing needs to change.
 fn sanitized(key: &Key, histogram: bool) -> std::borrow::Cow<'_, Key> {
-    let label_ok = |name: &str| is_name(name, false) && !name.starts_with("__");
+    let label_ok = names::is_user_label_name;
     let mut names = key.labels().map(metrics::Label::key);
     let unique = key.labels().enumerate().all(|(i, label)| {
         key.labels()
             .take(i)
             .all(|earlier| earlier.key() != label.key())
     });
-    let valid = is_name(key.name(), true)
+    let valid = names::is_metric_name(key.name())
         && names.all(|name| label_ok(name) && !(histogram && name == "le"))
         && unique;
     if valid {
@@ -219,10 +205,7 @@ fn sanitized(key: &Key, histogram: bool) -> std::borrow::Cow<'_, Key> {
     }
     let mut labels: Vec<metrics::Label> = Vec::new();
     for label in key.labels() {
-        let mut name = sanitize(label.key(), false);
-        if name.starts_with("__") {
-            name.remove(0);
-        }
+        let mut name = names::to_user_label_name(label.key());
         if histogram && name == "le" {
             name.insert(0, '_');
         }
@@ -230,36 +213,7 @@ fn sanitized(key: &Key, histogram: bool) -> std::borrow::Cow<'_, Key> {
             labels.push(metrics::Label::new(name, label.value().to_owned()));
         }
     }
-    std::borrow::Cow::Owned(Key::from_parts(sanitize(key.name(), true), labels))
-}
-
-/// A valid metric name (`colons`: `[a-zA-Z_:][a-zA-Z0-9_:]*`) or label
-/// name (`[a-zA-Z_][a-zA-Z0-9_]*`).
-pub(crate) fn is_name(name: &str, colons: bool) -> bool {
-    let valid = |(i, c): (usize, char)| {
-        c.is_ascii_alphabetic() || c == '_' || (colons && c == ':') || (i > 0 && c.is_ascii_digit())
-    };
-    !name.is_empty() && name.chars().enumerate().all(valid)
-}
-
-fn sanitize(name: &str, colons: bool) -> String {
-    let mut out = String::with_capacity(name.len() + 1);
-    if name.chars().next().is_none_or(|c| c.is_ascii_digit()) {
-        out.push('_');
-    }
-    let keep = |c: char| c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':');
-    out.extend(name.chars().map(|c| if keep(c) { c } else { '_' }));
-    out
-}
-
-/// One series of a family: its labels and its sample.
-type Series<'a> = (Labels, &'a Sample);
-
-/// One sample of a family, ready to render.
-enum Sample {
-    Counter(u64),
-    Gauge(f64),
-    Histogram(Arc<AtomicHistogram>),
+    std::borrow::Cow::Owned(Key::from_parts(names::to_metric_name(key.name()), labels))
 }
 
 impl Store {
@@ -287,13 +241,13 @@ impl Store {
     /// already holds series of another type, or when its lines would be
     /// taken for a histogram's (`x_count` next to histogram `x`, or the
     /// other way round); said once on stderr.
-    fn admit(&self, name: &str, kind: Type) -> bool {
+    fn admit(&self, name: &str, kind: Kind) -> bool {
         const SAMPLES: [&str; 3] = ["_bucket", "_sum", "_count"];
         let mut types = self.types.write().unwrap_or_else(|e| e.into_inner());
         let clash = match types.get(name) {
             Some(family) if *family != kind => Some(format!("{name} is a {}", family.name())),
             Some(_) => None,
-            None if kind == Type::Histogram => SAMPLES
+            None if kind == Kind::Histogram => SAMPLES
                 .iter()
                 .map(|suffix| format!("{name}{suffix}"))
                 .find(|sample| types.contains_key(sample))
@@ -301,7 +255,7 @@ impl Store {
             None => SAMPLES
                 .iter()
                 .filter_map(|suffix| name.strip_suffix(suffix))
-                .find(|base| types.get(*base) == Some(&Type::Histogram))
+                .find(|base| types.get(*base) == Some(&Kind::Histogram))
                 .map(|base| format!("{base} is a histogram")),
         };
         let Some(clash) = clash else {
@@ -324,7 +278,7 @@ impl Store {
             return Counter::from_arc(counter);
         }
         let valid = sanitized(key, false);
-        let admit = || self.admit(valid.name(), Type::Counter);
+        let admit = || self.admit(valid.name(), Kind::Counter);
         let found = series(&self.counters, &valid, admit, AtomicCounter::default);
         remember(
             &self.counters,
@@ -340,7 +294,7 @@ impl Store {
             return Gauge::from_arc(gauge);
         }
         let valid = sanitized(key, false);
-        let admit = || self.admit(valid.name(), Type::Gauge);
+        let admit = || self.admit(valid.name(), Kind::Gauge);
         let new = || AtomicGauge(AtomicU64::new(0f64.to_bits()));
         let found = series(&self.gauges, &valid, admit, new);
         remember(
@@ -362,7 +316,7 @@ impl Store {
             return Some(histogram);
         }
         let valid = sanitized(key, true);
-        let admit = || self.admit(valid.name(), Type::Histogram);
+        let admit = || self.admit(valid.name(), Kind::Histogram);
         let found = series(&self.histograms, &valid, admit, || {
             let bounds = self
                 .family_bounds
@@ -379,181 +333,16 @@ impl Store {
         found
     }
 
-    pub(crate) fn describe(&self, name: &str, kind: Type, description: SharedString) {
-        let name = match is_name(name, true) {
+    pub(crate) fn describe(&self, name: &str, kind: Kind, description: SharedString) {
+        let name = match names::is_metric_name(name) {
             true => std::borrow::Cow::Borrowed(name),
-            false => std::borrow::Cow::Owned(sanitize(name, true)),
+            false => std::borrow::Cow::Owned(names::to_metric_name(name)),
         };
         let mut descriptions = self.descriptions.write().unwrap_or_else(|e| e.into_inner());
         descriptions
             .entry(name.into_owned())
             .or_insert((kind, description));
     }
-
-    /// The exposition of every family, sorted by name, each series sorted
-    /// by its labels. A described family without series is listed with HELP
-    /// and TYPE only, as prometheus_client lists it.
-    pub(crate) fn render(&self) -> String {
-        // Take the values under the locks, and format after releasing them,
-        // so that a scrape never holds up the creation of a series.
-        let mut taken: Vec<(Key, Type, Sample)> = Vec::new();
-        {
-            let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
-            taken.extend(counters.iter().map(|(key, counter)| {
-                let value = counter.0.load(Ordering::Relaxed);
-                (key.clone(), Type::Counter, Sample::Counter(value))
-            }));
-        }
-        {
-            let gauges = self.gauges.read().unwrap_or_else(|e| e.into_inner());
-            taken.extend(gauges.iter().map(|(key, gauge)| {
-                let value = f64::from_bits(gauge.0.load(Ordering::Relaxed));
-                (key.clone(), Type::Gauge, Sample::Gauge(value))
-            }));
-        }
-        {
-            let histograms = self.histograms.read().unwrap_or_else(|e| e.into_inner());
-            taken.extend(histograms.iter().map(|(key, histogram)| {
-                let sample = Sample::Histogram(Arc::clone(histogram));
-                (key.clone(), Type::Histogram, sample)
-            }));
-        }
-        let descriptions = self
-            .descriptions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-
-        let mut families: HashMap<&str, (Type, Vec<Series>)> = HashMap::new();
-        // Keys kept by `remember` under the names their caller gave.
-        let given = |key: &Key, kind: &Type| {
-            matches!(
-                sanitized(key, *kind == Type::Histogram),
-                std::borrow::Cow::Owned(_)
-            )
-        };
-        for (key, kind, sample) in taken.iter().filter(|(key, kind, _)| !given(key, kind)) {
-            let entry = families
-                .entry(key.name())
-                .or_insert_with(|| (*kind, Vec::new()));
-            entry.1.push((self.labels(key), sample));
-        }
-        for (name, (kind, _)) in &descriptions {
-            families
-                .entry(name.as_str())
-                .or_insert_with(|| (*kind, Vec::new()));
-        }
-        let mut names: Vec<&str> = families.keys().copied().collect();
-        names.sort_unstable();
-        let mut out = String::new();
-        for name in names {
-            let (kind, mut samples) = families.remove(name).expect("listed above");
-            samples.sort_by(|a, b| a.0.cmp(&b.0));
-            if let Some((_, help)) = descriptions.get(name) {
-                let _ = writeln!(out, "# HELP {name} {}", escape(help, false));
-            }
-            let _ = writeln!(out, "# TYPE {name} {}", kind.name());
-            for (labels, sample) in samples {
-                match sample {
-                    Sample::Counter(value) => {
-                        write_sample(&mut out, name, "", &labels, None, value)
-                    }
-                    Sample::Gauge(value) => {
-                        write_sample(&mut out, name, "", &labels, None, Float(*value))
-                    }
-                    Sample::Histogram(histogram) => {
-                        let (cumulative, sum) = histogram.snapshot();
-                        let bounds = histogram.bounds.iter().map(|b| Float(*b).to_string());
-                        let les = bounds.chain(["+Inf".to_owned()]);
-                        for (le, count) in les.zip(&cumulative) {
-                            write_sample(&mut out, name, "_bucket", &labels, Some(&le), count);
-                        }
-                        write_sample(&mut out, name, "_sum", &labels, None, Float(sum));
-                        let count = cumulative.last().copied().unwrap_or(0);
-                        write_sample(&mut out, name, "_count", &labels, None, count);
-                    }
-                }
-            }
-            out.push('\n');
-        }
-        out
-    }
-
-    /// Global labels first, then the key's (a key label wins over a global
-    /// one of the same name).
-    fn labels(&self, key: &Key) -> Labels {
-        let mut labels: Labels = self
-            .global_labels
-            .iter()
-            .filter(|(name, _)| !key.labels().any(|label| label.key() == name))
-            .cloned()
-            .collect();
-        labels.extend(
-            key.labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned())),
-        );
-        labels
-    }
-}
-
-/// A float as the text format writes it: `+Inf`, `-Inf`, `NaN`, or the
-/// shortest decimal that reads back as the same value.
-struct Float(f64);
-
-impl std::fmt::Display for Float {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            v if v == f64::INFINITY => f.write_str("+Inf"),
-            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
-            v => write!(f, "{v}"),
-        }
-    }
-}
-
-fn write_sample(
-    out: &mut String,
-    name: &str,
-    suffix: &str,
-    labels: &[(String, String)],
-    le: Option<&str>,
-    value: impl std::fmt::Display,
-) {
-    out.push_str(name);
-    out.push_str(suffix);
-    let le = le.map(|le| ("le", le));
-    let mut pairs = labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(le)
-        .peekable();
-    if pairs.peek().is_some() {
-        out.push('{');
-        for (i, (key, value)) in pairs.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{key}=\"{}\"", escape(value, true));
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
-}
-
-/// Escape a label value (`\`, `"`, newline) or a HELP text (`\`, newline).
-pub(crate) fn escape(text: &str, quote: bool) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['\\', '\n', '"']) {
-        return text.into();
-    }
-    let mut escaped = String::with_capacity(text.len() + 2);
-    for c in text.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            '\n' => escaped.push_str("\\n"),
-            '"' if quote => escaped.push_str("\\\""),
-            c => escaped.push(c),
-        }
-    }
-    escaped.into()
 }
 
 /// This crate's store as a `metrics::Recorder`, for a composition of
@@ -561,18 +350,14 @@ pub(crate) fn escape(text: &str, quote: bool) -> std::borrow::Cow<'_, str> {
 /// [`Builder::install_with`](crate::Builder::install_with) installs.
 ///
 /// Every series is an atomic counter, gauge or set of histogram buckets,
-/// rendered in the Prometheus text format by [`StoreRecorder::metrics`].
+/// rendered in the Prometheus text format by the [`Metrics`](crate::Metrics)
+/// that `install_with` returns.
 #[derive(Clone)]
 pub struct StoreRecorder(Arc<Store>);
 
 impl StoreRecorder {
     pub(crate) fn new(store: Arc<Store>) -> Self {
         StoreRecorder(store)
-    }
-
-    /// The page of this store, as `/metrics/` serves it.
-    pub fn metrics(&self) -> crate::Metrics {
-        crate::Metrics::store(Arc::clone(&self.0))
     }
 }
 
@@ -584,15 +369,15 @@ impl std::fmt::Debug for StoreRecorder {
 
 impl Recorder for StoreRecorder {
     fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.0.describe(key.as_str(), Type::Counter, description);
+        self.0.describe(key.as_str(), Kind::Counter, description);
     }
 
     fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.0.describe(key.as_str(), Type::Gauge, description);
+        self.0.describe(key.as_str(), Kind::Gauge, description);
     }
 
     fn describe_histogram(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.0.describe(key.as_str(), Type::Histogram, description);
+        self.0.describe(key.as_str(), Kind::Histogram, description);
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
@@ -736,13 +521,5 @@ mod tests {
             store.render(),
             "# TYPE shared counter\nshared{k=\"a\"} 1\n\n"
         );
-    }
-
-    #[test]
-    fn infinities_are_written_as_the_format_spells_them() {
-        assert_eq!(Float(f64::INFINITY).to_string(), "+Inf");
-        assert_eq!(Float(f64::NEG_INFINITY).to_string(), "-Inf");
-        assert_eq!(Float(f64::NAN).to_string(), "NaN");
-        assert_eq!(Float(0.25).to_string(), "0.25");
     }
 }

@@ -1,0 +1,118 @@
+//! The layering the README's "How it is built" draws, checked: a module
+//! refers (through `crate::`) only to modules of the rows below its own.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The rows, top first; `lib.rs` and `private.rs` (re-exports) are above
+/// them all.
+const ROWS: &[&[&str]] = &[
+    &["exporter"],
+    &["install"],
+    &["sites"],
+    &["http", "db", "push"],
+    &["runtime"],
+    &["store", "access"],
+    &["settings"],
+    &["diagnostics"],
+    &["catalogue", "names"],
+    &["secret", "error"],
+];
+
+/// The module of each item `lib.rs` re-exports under the crate root.
+const ROOT_ITEMS: &[(&str, &str)] = &[
+    ("Builder", "settings"),
+    ("Error", "error"),
+    ("Metrics", "runtime"),
+    ("Secret", "secret"),
+    ("StoreRecorder", "store"),
+    ("OVERFLOW", "catalogue"),
+    ("DEFAULT_BUCKETS", "catalogue"),
+];
+
+fn row(module: &str) -> usize {
+    ROWS.iter()
+        .position(|row| row.contains(&module))
+        .unwrap_or_else(|| panic!("the module {module} is in no row of ROWS"))
+}
+
+/// The modules `source` refers to as `crate::module` or `crate::{Item, ..}`.
+fn references(source: &str) -> BTreeSet<String> {
+    let source = source
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default();
+    // Comments and documentation (their links) are not dependencies.
+    let code: String = source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let source = code.as_str();
+    let mut found = BTreeSet::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let names: Vec<&str> = match rest.strip_prefix('{') {
+            Some(group) => group[..group.find('}').unwrap_or(0)]
+                .split(',')
+                .map(|name| name.trim().split("::").next().unwrap_or_default())
+                .collect(),
+            None => vec![rest
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default()],
+        };
+        for name in names.into_iter().filter(|name| !name.is_empty()) {
+            let module = ROOT_ITEMS
+                .iter()
+                .find(|(item, _)| *item == name)
+                .map_or(name, |(_, module)| module);
+            found.insert(module.to_owned());
+        }
+    }
+    found
+}
+
+fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).expect("the source directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            out.push((path.display().to_string(), text));
+        }
+    }
+}
+
+#[test]
+fn every_module_refers_only_to_the_rows_below_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for (path, text) in &files {
+        let relative = path
+            .strip_prefix(&src.display().to_string())
+            .unwrap_or(path);
+        let top = relative
+            .trim_start_matches('/')
+            .split(['/', '.'])
+            .next()
+            .unwrap_or_default();
+        if ["lib", "private", "architecture"].contains(&top) {
+            continue;
+        }
+        for module in references(text) {
+            if module != top && row(&module) <= row(top) {
+                wrong.push(format!("{relative}: {top} refers to {module}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "references against the layering:\n{}",
+        wrong.join("\n")
+    );
+}

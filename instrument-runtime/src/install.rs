@@ -1,0 +1,261 @@
+//! Installing: the settings checked, the credentials read and the listener
+//! bound, then the recorder the application chose put in place, every
+//! call site registered with it, and the listener started.
+
+use std::sync::Arc;
+
+use crate::access::Access;
+use crate::catalogue;
+use crate::runtime::{self, Cardinality, Registry, Runtime};
+use crate::store::{Store, StoreRecorder};
+use crate::{Builder, Error, Metrics};
+
+impl Builder {
+    /// Install this crate's recorder with these settings, as the global
+    /// recorder of the `metrics` facade. See [`install`](crate::install).
+    ///
+    /// # Errors
+    ///
+    /// A setting that cannot be used, the listener that cannot be bound, or
+    /// [`Error::AlreadyInstalled`]. Nothing is installed then.
+    pub fn install(self) -> Result<Metrics, Error> {
+        self.install_with(|ours| ours)
+    }
+
+    /// Install this crate's recorder inside a composition of recorders:
+    /// `compose` receives it and returns the recorder to install as the
+    /// global one, for example a metrics-util fanout that also sends every
+    /// value to another exporter, or a layer around it. Call sites and the
+    /// HTTP layer register their handles through the composition; the
+    /// returned [`Metrics`](Metrics) (and `/metrics/`) render this
+    /// crate's part.
+    ///
+    /// ```
+    /// use instrument_runtime::counted;
+    /// use metrics_util::layers::FanoutBuilder;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// #[counted]
+    /// fn ping() {}
+    ///
+    /// let other = DebuggingRecorder::new();
+    /// let snapshotter = other.snapshotter();
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .install_with(|ours| FanoutBuilder::default().add_recorder(ours).add_recorder(other).build())
+    ///     .unwrap();
+    /// ping();
+    /// assert!(metrics.render().contains(r#"function_calls_total{function="ping",module="rust_out",result="ok"} 1"#));
+    /// assert!(snapshotter.snapshot().into_vec().iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`install`](Self::install).
+    pub fn install_with<R>(self, compose: impl FnOnce(StoreRecorder) -> R) -> Result<Metrics, Error>
+    where
+        R: metrics::Recorder + Sync + 'static,
+    {
+        self.validate()?;
+        let access = Access::resolve(&self)?;
+        let store = Arc::new(store(&self));
+        let metrics = Metrics::store(Arc::clone(&store));
+        let recorder = compose(StoreRecorder::new(store));
+        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
+        install_runtime(
+            self,
+            access,
+            Target::Install(install, Some(metrics.clone())),
+        )?;
+        Ok(metrics)
+    }
+
+    /// Install a recorder of another crate (a Datadog, StatsD or
+    /// OpenTelemetry exporter, metrics-util's `DebuggingRecorder`, ...) as
+    /// the global recorder, and record every annotated function and the HTTP
+    /// layer into it, with these settings' namespace, profile, database
+    /// labels and cardinality limits.
+    ///
+    /// Histogram buckets and global labels are that recorder's own
+    /// settings: setting them here is an error. `/metrics/` answers
+    /// `501 Not Implemented`, since the page (if any) is that exporter's.
+    ///
+    /// ```
+    /// use instrument_runtime::counted;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// #[counted]
+    /// fn ping() {}
+    ///
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// instrument_runtime::Builder::new().install_recorder(recorder).unwrap();
+    /// ping();
+    /// let calls = snapshotter.snapshot().into_vec();
+    /// assert!(calls.iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`install`](Self::install), and [`Error::InvalidSetting`] for a
+    /// bucket or global-label setting.
+    pub fn install_recorder<R>(self, recorder: R) -> Result<(), Error>
+    where
+        R: metrics::Recorder + Sync + 'static,
+    {
+        self.validate()?;
+        self.validate_foreign()?;
+        let access = Access::resolve(&self)?;
+        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
+        install_runtime(self, access, Target::Install(install, None))?;
+        Ok(())
+    }
+
+    /// Record every annotated function and the HTTP layer into the global
+    /// recorder that another crate has installed already (an exporter's own
+    /// `install()`, axum-prometheus's layer, ...), with these settings'
+    /// namespace, profile, database labels and cardinality limits.
+    ///
+    /// Histogram buckets and global labels are that recorder's own
+    /// settings: setting them here is an error. `/metrics/` answers
+    /// `501 Not Implemented`, since the page (if any) is that exporter's.
+    ///
+    /// ```
+    /// use instrument_runtime::counted;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// #[counted]
+    /// fn ping() {}
+    ///
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// recorder.install().unwrap();
+    /// instrument_runtime::Builder::new().attach().unwrap();
+    /// ping();
+    /// let calls = snapshotter.snapshot().into_vec();
+    /// assert!(calls.iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoRecorder`] when no global recorder is installed (a
+    /// recorder type of zero size cannot be told from none: pass it to
+    /// [`install_recorder`](Self::install_recorder) instead),
+    /// [`Error::AlreadyInstalled`] when this crate is installed or attached
+    /// already, and the errors of [`install_recorder`](Self::install_recorder).
+    pub fn attach(self) -> Result<(), Error> {
+        self.validate()?;
+        self.validate_foreign()?;
+        let access = Access::resolve(&self)?;
+        install_runtime(self, access, Target::Global(None))?;
+        Ok(())
+    }
+}
+
+/// The recorder the application chose, before it is installed.
+pub(crate) enum Target {
+    /// Install a recorder as the global one (`false` when one is installed
+    /// already); the page it renders, if it does.
+    Install(Box<dyn FnOnce() -> bool>, Option<Metrics>),
+    /// The global recorder another crate has installed; the page it
+    /// renders, if it does.
+    Global(Option<Metrics>),
+}
+
+/// The store that `settings` describe: its buckets and global labels.
+pub(crate) fn store(settings: &Builder) -> Store {
+    Store::new(
+        &settings.buckets,
+        family_buckets(settings),
+        settings.global_labels.clone(),
+    )
+}
+
+/// The buckets of the families that do not have the default ones, by full
+/// name: the package's body-size buckets with the profile, then the
+/// settings' (later entries win).
+pub(crate) fn family_buckets(settings: &Builder) -> Vec<(String, Vec<f64>)> {
+    let compat_buckets = [
+        &catalogue::compat::REQUEST_BODY_BYTES,
+        &catalogue::compat::RESPONSE_BODY_BYTES,
+    ]
+    .into_iter()
+    .filter(|_| settings.django_compat)
+    .map(|family| (family.name.to_owned(), catalogue::BYTES_BUCKETS.to_vec()));
+    compat_buckets
+        .chain(settings.family_buckets.iter().cloned())
+        .map(|(family, buckets)| (catalogue::full_name(&settings.namespace, &family), buckets))
+        .collect()
+}
+
+pub(crate) fn install_runtime(
+    settings: Builder,
+    access: Access,
+    target: Target,
+) -> Result<Option<Metrics>, Error> {
+    if runtime::get().is_some() {
+        return Err(Error::AlreadyInstalled);
+    }
+    // Bind before installing, so a bad address leaves nothing installed.
+    #[cfg(feature = "axum")]
+    let listener = match settings.listen {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .and_then(|tcp| {
+                    crate::http::listener::Standalone::prepare(tcp, settings.listen_limits)
+                })
+                .map_err(|source| Error::Listen { addr, source })?,
+        ),
+        None => None,
+    };
+    let limits = settings.family_cardinality_limits.iter();
+    let limits =
+        limits.map(|(family, limit)| (catalogue::full_name(&settings.namespace, family), *limit));
+    let cardinality = Cardinality::new(settings.cardinality_limit, limits.collect());
+    let namespace = settings.namespace;
+    let (registry, metrics) = match target {
+        Target::Install(install, metrics) => {
+            if !install() {
+                return Err(Error::AlreadyInstalled);
+            }
+            (
+                Registry::global(namespace).ok_or(Error::NoRecorder)?,
+                metrics,
+            )
+        }
+        Target::Global(metrics) => (
+            Registry::global(namespace).ok_or(Error::NoRecorder)?,
+            metrics,
+        ),
+    };
+    let runtime = runtime::set(Runtime {
+        registry,
+        metrics,
+        db_alias: settings.db_alias.into(),
+        db_vendor: settings.db_vendor.into(),
+        django_compat: settings.django_compat,
+        cardinality,
+        access,
+    })?;
+    if runtime.django_compat {
+        // The package lists all its families, with HELP and TYPE, from the start.
+        for family in catalogue::compat::ALL {
+            runtime.builtin(family);
+        }
+    }
+    // The layer's families have HELP and TYPE from the start when a layer is
+    // built already, and with the profile (the package's unlabelled HTTP
+    // series exist from the start) even before one is.
+    #[cfg(feature = "axum")]
+    crate::http::layer::register(runtime.django_compat);
+    for site in crate::sites::SITES {
+        site.register();
+    }
+    #[cfg(feature = "axum")]
+    if let Some(listener) = listener {
+        // Only a failure to spawn a thread is left; metrics work without it.
+        if let Err(error) = listener.spawn() {
+            crate::diagnostics::listener_not_started(&error);
+        }
+    }
+    Ok(runtime.metrics.clone())
+}

@@ -1,0 +1,131 @@
+//! The installed state: the recorder that call sites register their
+//! handles with, and the settings they read.
+//!
+//! The recorder is the one the application chose: this crate's store
+//! ([`install`](crate::install)), a composition of it
+//! ([`Builder::install_with`](crate::Builder::install_with)), a recorder of
+//! another crate ([`Builder::install_recorder`](crate::Builder::install_recorder)),
+//! or the global recorder another crate installed
+//! ([`Builder::attach`](crate::Builder::attach)). Handles are registered
+//! through the `metrics::Recorder` interface once per series; what a call
+//! does after that is the handle's own atomic work.
+
+mod cardinality;
+mod registry;
+
+use std::sync::{Arc, OnceLock};
+
+use metrics::{Counter, Histogram, Label, SharedString};
+
+pub(crate) use self::cardinality::Cardinality;
+pub(crate) use self::registry::Registry;
+use crate::access::Access;
+use crate::catalogue::{Family, Kind};
+use crate::store::Store;
+use crate::Error;
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+pub(crate) struct Runtime {
+    pub(crate) registry: Registry,
+    /// What `/metrics/` serves, when the backend renders a page.
+    pub(crate) metrics: Option<Metrics>,
+    pub(crate) db_alias: SharedString,
+    pub(crate) db_vendor: SharedString,
+    /// Record django-prometheus's own families too.
+    pub(crate) django_compat: bool,
+    /// Limits on the label sets that runtime values create.
+    pub(crate) cardinality: Cardinality,
+    /// Who may read `/metrics/`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) access: Access,
+}
+
+/// The installed runtime, if [`install`](crate::install) has succeeded.
+#[inline]
+pub(crate) fn get() -> Option<&'static Runtime> {
+    RUNTIME.get()
+}
+
+/// Make `runtime` the installed one.
+pub(crate) fn set(runtime: Runtime) -> Result<&'static Runtime, Error> {
+    RUNTIME.set(runtime).map_err(|_| Error::AlreadyInstalled)?;
+    Ok(get().expect("set above"))
+}
+
+/// The installed metrics, if [`install`](crate::install) (or another way of
+/// installing whose backend renders the page) has succeeded.
+pub fn installed() -> Option<Metrics> {
+    get().and_then(|rt| rt.metrics.clone())
+}
+
+impl Runtime {
+    /// The full name of a built-in family, namespace included, described.
+    pub(crate) fn builtin(&self, family: &Family) -> String {
+        self.registry.builtin(family)
+    }
+
+    /// Describe a family once: its HELP and TYPE lines.
+    pub(crate) fn describe(&self, name: &str, kind: Kind, help: &'static str) {
+        self.registry.describe(name, kind, help);
+    }
+
+    pub(crate) fn counter(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Counter {
+        self.registry.counter(name, labels)
+    }
+
+    pub(crate) fn histogram(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Histogram {
+        self.registry.histogram(name, labels)
+    }
+}
+
+/// The page that `/metrics/` serves: the exposition of the installed
+/// metrics.
+///
+/// Returned by [`install`](crate::install); cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    source: Source,
+}
+
+#[derive(Clone)]
+enum Source {
+    Store(Arc<Store>),
+    #[cfg(feature = "metrics-exporter-prometheus")]
+    Prometheus(metrics_exporter_prometheus::PrometheusHandle),
+}
+
+impl Metrics {
+    pub(crate) fn store(store: Arc<Store>) -> Self {
+        Metrics {
+            source: Source::Store(store),
+        }
+    }
+
+    #[cfg(feature = "metrics-exporter-prometheus")]
+    pub(crate) fn prometheus(handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        Metrics {
+            source: Source::Prometheus(handle),
+        }
+    }
+
+    /// The Prometheus text exposition of every series, as `/metrics/` serves it:
+    /// families sorted by name, series by labels. A family that is described
+    /// but has no series yet (its label values come from calls not made so
+    /// far) is listed with HELP and TYPE only, as prometheus_client does.
+    ///
+    /// With metrics-exporter-prometheus as the backend, its own rendering.
+    pub fn render(&self) -> String {
+        match &self.source {
+            Source::Store(store) => store.render(),
+            #[cfg(feature = "metrics-exporter-prometheus")]
+            Source::Prometheus(handle) => handle.render(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,150 @@
+//! The outcome of a call (`ok`, `error`, `panic`, `cancelled`), read from
+//! the return value's type where the function is written, and the helpers
+//! the generated code runs a body with.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The outcome of a call, as the `result` label reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Returned, and not an `Err`.
+    Ok = 0,
+    /// Returned an `Err`.
+    Error = 1,
+    /// Panicked.
+    Panic = 2,
+    /// The future was dropped before it completed.
+    Cancelled = 3,
+}
+
+impl Outcome {
+    pub(super) const LABELS: [&'static str; 4] = ["ok", "error", "panic", "cancelled"];
+
+    /// The outcome of a call whose guard is dropped before it returned:
+    /// a panic if one is unwinding through the call's own code, otherwise
+    /// a cancellation (including a future dropped while a sibling panics).
+    pub(super) fn unfinished(polling: &AtomicBool) -> Outcome {
+        if polling.load(Ordering::Relaxed) && std::thread::panicking() {
+            Outcome::Panic
+        } else {
+            Outcome::Cancelled
+        }
+    }
+}
+
+pub(super) fn exit_outcome(ok: bool) -> Outcome {
+    if ok {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    }
+}
+
+/// The outcome a guard set with `exits` reports when dropped without
+/// `returned`: that outcome, unless the call is unwinding from a panic.
+/// (A call made while another panic unwinds, from a `Drop`, cannot tell
+/// and reports the exit.)
+#[inline]
+pub(super) fn exited<T>(exited: Option<T>) -> Option<T> {
+    exited.filter(|_| !std::thread::panicking())
+}
+
+/// Wraps a return value so the probe traits can tell `Result`s from
+/// everything else (autoref specialisation, resolved where the concrete type
+/// is known).
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// Probe for `Result<T, E>`: `Err` is an error, named by `E`'s type name.
+pub trait ProbeResult {
+    /// `Err(type name of E)` for an `Err`, `Ok(())` otherwise.
+    fn __instrument_outcome(&self) -> Result<(), &'static str>;
+}
+
+impl<T, E> ProbeResult for Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __instrument_outcome(&self) -> Result<(), &'static str> {
+        match self.0 {
+            Ok(_) => Ok(()),
+            Err(_) => Err(std::any::type_name::<E>()),
+        }
+    }
+}
+
+/// The outcome of a call that left through `?` (or a `return` inside a
+/// macro), where only the declared return type is known: an error, named
+/// by `E`'s type name, for a `Result<T, E>`; a success otherwise.
+pub struct ExitProbe<T>(PhantomData<fn() -> T>);
+
+impl<T> ExitProbe<T> {
+    /// The probe of the declared return type `T`.
+    #[inline]
+    #[must_use]
+    pub const fn new() -> Self {
+        ExitProbe(PhantomData)
+    }
+}
+
+impl<T> Default for ExitProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E> ProbeResult for ExitProbe<Result<T, E>> {
+    #[inline]
+    fn __instrument_outcome(&self) -> Result<(), &'static str> {
+        Err(std::any::type_name::<E>())
+    }
+}
+
+impl<T> ProbeOther for &ExitProbe<T> {
+    #[inline]
+    fn __instrument_outcome(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+}
+
+/// Probe for every other type: always a success.
+pub trait ProbeOther {
+    /// Always `Ok(())`.
+    fn __instrument_outcome(&self) -> Result<(), &'static str>;
+}
+
+impl<T: ?Sized> ProbeOther for &Probe<'_, T> {
+    #[inline]
+    fn __instrument_outcome(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+}
+
+/// The error of a `Result`, for a user-supplied `error_type` function.
+#[inline]
+pub fn err_of<T, E>(value: &Result<T, E>) -> Option<&E> {
+    value.as_ref().err()
+}
+
+/// Await `future` with `polling` set exactly while it is being polled, so a
+/// guard dropped during unwinding can tell a panic in its own body (flag
+/// set) from being dropped, unfinished, while something else panics.
+#[inline]
+pub async fn polled<F: Future>(polling: &AtomicBool, future: F) -> F::Output {
+    let mut future = pin!(future);
+    std::future::poll_fn(|cx| {
+        polling.store(true, Ordering::Relaxed);
+        let poll = future.as_mut().poll(cx);
+        polling.store(false, Ordering::Relaxed);
+        poll
+    })
+    .await
+}
+
+/// Call `f` once. Passing the body as an `FnOnce` (rather than calling a
+/// closure in place) lets it move out of captured arguments and return
+/// borrows derived from them, exactly as the function body could.
+#[inline(always)]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
