@@ -1,10 +1,14 @@
-//! Helpers shared by the integration tests: install once per test binary,
-//! read exact values back from the rendered exposition, and a minimal
-//! HTTP/1.1 client for the `/metrics/` endpoints.
+//! Helpers shared by the integration tests: install once per process, run
+//! a test in a process of its own, read exact values back from the rendered
+//! exposition, and a minimal HTTP/1.1 client for the `/metrics/` endpoints.
 //!
-//! Every file under `tests/` is its own binary with its own global recorder;
-//! the tests inside one file run on parallel threads and share it, so each
-//! test annotates functions of its own and reads back only their series.
+//! The tests are grouped into binaries by configuration. In `defaults/`
+//! every test shares one install with the default settings, on parallel
+//! threads, so each annotates functions of its own and reads back only
+//! their series. In `configured/` every test installs with settings of its
+//! own, in a process of its own ([`isolated`], [`own_process`]). The few
+//! tests that assert what the whole page holds (every family of the
+//! binary's call sites) are binaries of their own.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -428,11 +432,21 @@ pub(crate) fn free_addr() -> SocketAddr {
 }
 
 /// Run `body` in a process of its own, so that it installs (or attaches) a
-/// recorder of its own: this test binary runs again with only the calling
-/// test, which then runs `body`. Under cargo-nextest, where every test has
-/// a process already, `body` runs at once.
+/// recorder of its own: see [`own_process`].
 #[track_caller]
 pub(crate) fn isolated(body: impl FnOnce()) {
+    if own_process() {
+        body();
+    }
+}
+
+/// For a test that needs a process of its own (it installs a recorder with
+/// settings of its own): `true` in that process, where the test then runs;
+/// `false` in the test harness's process, once the test has passed in its
+/// own (this test binary run again with only the calling test). Under
+/// cargo-nextest, where every test has a process already, always `true`.
+#[track_caller]
+pub(crate) fn own_process() -> bool {
     const CHILD: &str = "INSTRUMENT_TEST_ISOLATED";
     let name = std::thread::current()
         .name()
@@ -441,8 +455,7 @@ pub(crate) fn isolated(body: impl FnOnce()) {
     let nextest =
         std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|mode| mode == "process-per-test");
     if nextest || std::env::var_os(CHILD).is_some_and(|child| child == *name) {
-        body();
-        return;
+        return true;
     }
     let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
         .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
@@ -457,4 +470,5 @@ pub(crate) fn isolated(body: impl FnOnce()) {
         "{name}, in a process of its own, failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
+    false
 }

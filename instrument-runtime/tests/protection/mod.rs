@@ -182,7 +182,7 @@ pub(crate) fn head(addr: SocketAddr, path: &str, authorization: Option<&str>) ->
 }
 
 /// A file in the temporary directory holding `content`, named for this
-/// test binary.
+/// test process.
 pub(crate) fn secret_file(name: &str, content: &str) -> std::path::PathBuf {
     let path =
         std::env::temp_dir().join(format!("instrument-runtime-{}-{name}", std::process::id()));
