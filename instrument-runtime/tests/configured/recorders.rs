@@ -697,3 +697,49 @@ fn an_exporter_that_is_not_prometheus_gets_every_count() {
         assert_eq!(metrics_route_status().0, 501);
     });
 }
+
+#[cfg(feature = "metrics-exporter-prometheus")]
+#[test]
+fn the_profile_and_the_cardinality_guard_work_on_metrics_exporter_prometheus() {
+    common::isolated(|| {
+        let metrics = Builder::new()
+            .namespace("django")
+            .django_compat(true)
+            .db_vendor("sqlite")
+            .family_cardinality_limit("tenant_calls_total", 2)
+            .install_prometheus(metrics_exporter_prometheus::PrometheusBuilder::new())
+            .expect("installed");
+        for tenant in ["a", "b", "c", "d", "a"] {
+            tenant_call(tenant);
+        }
+        let _ = cached(2);
+        let _ = cached(3);
+        insert_order(false).unwrap();
+        let page = common::Page::parse(&metrics.render());
+        // Past the limit of 2 label sets, the calls fold into one set.
+        let tenant = |t| [("tenant", t)];
+        assert_eq!(page.get("tenant_calls_total", &tenant("a")), 2.0);
+        assert_eq!(page.get("tenant_calls_total", &tenant("b")), 1.0);
+        assert_eq!(
+            page.get("tenant_calls_total", &tenant(instrument_runtime::OVERFLOW)),
+            2.0
+        );
+        assert_eq!(page.series("tenant_calls_total").len(), 3);
+        let overflow = [("family", "tenant_calls_total")];
+        assert_eq!(
+            page.get("django_cardinality_overflow_total", &overflow),
+            2.0
+        );
+        // django-prometheus's own families, with the package's names.
+        let backend = [("backend", "redis")];
+        assert_eq!(page.get("django_cache_get_total", &backend), 2.0);
+        assert_eq!(page.get("django_cache_get_hits_total", &backend), 1.0);
+        assert_eq!(page.get("django_cache_get_misses_total", &backend), 1.0);
+        let db = [("alias", "default"), ("vendor", "sqlite")];
+        assert_eq!(page.get("django_db_query_duration_seconds_count", &db), 1.0);
+        assert!(page
+            .text
+            .contains("# TYPE django_db_query_duration_seconds histogram\n"));
+        assert!(!page.text.contains("quantile="), "{}", page.text);
+    });
+}
