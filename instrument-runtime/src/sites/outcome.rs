@@ -4,7 +4,8 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::pin;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The outcome of a call, as the `result` label reports it.
@@ -126,19 +127,35 @@ pub fn err_of<T, E>(value: &Result<T, E>) -> Option<&E> {
     value.as_ref().err()
 }
 
-/// Await `future` with `polling` set exactly while it is being polled, so a
-/// guard dropped during unwinding can tell a panic in its own body (flag
-/// set) from being dropped, unfinished, while something else panics.
+/// `future` with `polling` set exactly while it is being polled, so a guard
+/// dropped during unwinding can tell a panic in its own body (flag set)
+/// from being dropped, unfinished, while something else panics.
 #[inline]
-pub async fn polled<F: Future>(polling: &AtomicBool, future: F) -> F::Output {
-    let mut future = pin!(future);
-    std::future::poll_fn(|cx| {
-        polling.store(true, Ordering::Relaxed);
-        let poll = future.as_mut().poll(cx);
-        polling.store(false, Ordering::Relaxed);
+pub fn polled<F: Future>(polling: &AtomicBool, future: F) -> Polled<'_, F> {
+    Polled { polling, future }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`polled`]: one poll of the body between two stores,
+    /// with no future of its own around it.
+    pub struct Polled<'a, F> {
+        polling: &'a AtomicBool,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Polled<'_, F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.polling.store(true, Ordering::Relaxed);
+        let poll = this.future.poll(cx);
+        this.polling.store(false, Ordering::Relaxed);
         poll
-    })
-    .await
+    }
 }
 
 /// Call `f` once. Passing the body as an `FnOnce` (rather than calling a
