@@ -7,6 +7,12 @@
 
 use std::net::IpAddr;
 
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, Engine as _};
+use ipnet::IpNet;
+use subtle::{Choice, ConstantTimeEq};
+
 use crate::settings::Builder;
 use crate::Error;
 
@@ -106,7 +112,7 @@ impl Access {
         let valid = if scheme.eq_ignore_ascii_case(b"bearer") {
             self.token
                 .as_deref()
-                .is_some_and(|token| same(credentials, token))
+                .is_some_and(|token| same(credentials, token).into())
         } else if scheme.eq_ignore_ascii_case(b"basic") {
             self.basic.as_ref().is_some_and(|(username, password)| {
                 let Some(decoded) = decode_base64(credentials) else {
@@ -116,9 +122,9 @@ impl Access {
                     return false;
                 };
                 let (user, pass) = (&decoded[..colon], &decoded[colon + 1..]);
-                // `&`, not `&&`: a wrong username must take as long as a
-                // wrong password.
-                same(user, username) & same(pass, password)
+                // Both compared whatever the first gives: a wrong username
+                // takes as long as a wrong password.
+                (same(user, username) & same(pass, password)).into()
             })
         } else {
             false
@@ -177,60 +183,28 @@ fn split_authorization(value: &[u8]) -> Option<(&[u8], &[u8])> {
     (!credentials.is_empty()).then_some((&value[..space], credentials))
 }
 
-/// Whether `given` equals `expected`, compared in constant time: every byte
-/// of `expected` is compared whatever differs first, and a length
-/// difference is folded into the result instead of returning early, so the
-/// time depends on the lengths only, never on the position of the first
-/// differing byte.
-fn same(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = u8::from(given.len() != expected.len());
-    for (i, &byte) in expected.iter().enumerate() {
-        let other = given.get(i).copied().unwrap_or(0);
-        // `black_box` keeps the optimiser from ending the loop once
-        // `difference` is known to be non-zero.
-        difference = std::hint::black_box(difference | (byte ^ other));
-    }
-    difference == 0
+/// Whether `given` equals `expected`, compared in constant time (subtle):
+/// the time depends on the lengths only, never on the position of the
+/// first differing byte.
+fn same(given: &[u8], expected: &[u8]) -> Choice {
+    given.ct_eq(expected)
 }
 
-/// Standard base64 (RFC 4648 §4), padding optional, as basic credentials
-/// are sent. `None` for anything else.
+/// Standard base64 (RFC 4648 §4), padding optional, as clients send basic
+/// credentials.
+const BASIC_CREDENTIALS: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// `user:password` of basic credentials; `None` if they are not base64.
 fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text
-        .strip_suffix(b"==")
-        .or_else(|| text.strip_suffix(b"="))
-        .unwrap_or(text);
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut decoded = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let (mut bits, mut count) = (0u32, 0u32);
-    for &c in text {
-        let sextet = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(sextet);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            decoded.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(decoded)
+    BASIC_CREDENTIALS.decode(text).ok()
 }
 
 /// An allow-list entry: a CIDR network, or one address.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Network {
-    addr: IpAddr,
-    prefix: u8,
-}
+struct Network(IpNet);
 
 impl Network {
     /// `10.0.0.0/8`, `fd00::/8`, `192.168.1.5`, `::1`.
@@ -240,15 +214,11 @@ impl Network {
                 "{entry:?} is not an IP address or a CIDR network such as 10.0.0.0/8 or fd00::/8"
             )
         };
-        let (addr, prefix) = match entry.trim().split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (entry.trim(), None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| not_a_network())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(digits) => {
+        let trimmed = entry.trim();
+        let network = match trimmed.split_once('/') {
+            None => IpNet::from(trimmed.parse::<IpAddr>().map_err(|_| not_a_network())?),
+            Some((addr, digits)) => {
+                let addr: IpAddr = addr.parse().map_err(|_| not_a_network())?;
                 if digits.is_empty()
                     || digits.len() > 3
                     || !digits.bytes().all(|b| b.is_ascii_digit())
@@ -256,52 +226,30 @@ impl Network {
                     return Err(not_a_network());
                 }
                 let prefix: u8 = digits.parse().map_err(|_| not_a_network())?;
-                if prefix > max {
-                    return Err(format!(
-                        "{entry:?}: the prefix length of an {} network is at most {max}",
-                        if addr.is_ipv4() { "IPv4" } else { "IPv6" }
-                    ));
-                }
-                prefix
+                IpNet::new(addr, prefix).map_err(|_| {
+                    let (family, max) = if addr.is_ipv4() {
+                        ("IPv4", 32)
+                    } else {
+                        ("IPv6", 128)
+                    };
+                    format!("{entry:?}: the prefix length of an {family} network is at most {max}")
+                })?
             }
         };
-        let network = Network { addr, prefix };
         // `10.1.2.3/8` is most likely a typo for `/32`, or for
         // `10.0.0.0/8`: refuse it rather than guess.
-        let base = network.base();
-        if base != addr {
+        let base = network.trunc();
+        if base != network {
+            let (addr, prefix) = (network.addr(), network.prefix_len());
             return Err(format!(
-                "{entry:?} has bits set after its /{prefix} prefix: write {base}/{prefix} for the network, or {addr} for the one address"
+                "{entry:?} has bits set after its /{prefix} prefix: write {base} for the network, or {addr} for the one address"
             ));
         }
-        Ok(network)
-    }
-
-    /// The address with every bit after the prefix cleared.
-    fn base(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(addr) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                IpAddr::V4((u32::from(addr) & mask).into())
-            }
-            IpAddr::V6(addr) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                IpAddr::V6((u128::from(addr) & mask).into())
-            }
-        }
+        Ok(Network(network))
     }
 
     fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
-                Network { addr: ip, ..*self }.base() == self.addr
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
 }
 
@@ -325,7 +273,7 @@ mod tests {
         assert!(!net.contains("11.0.0.1".parse().unwrap()));
         assert!(!net.contains("::ffff:10.0.0.1".parse().unwrap()));
         let one = Network::parse("192.168.1.5").unwrap();
-        assert_eq!(one.prefix, 32);
+        assert_eq!(one.0.prefix_len(), 32);
         assert!(one.contains("192.168.1.5".parse().unwrap()));
         assert!(!one.contains("192.168.1.4".parse().unwrap()));
         let all = Network::parse("0.0.0.0/0").unwrap();
@@ -369,12 +317,12 @@ mod tests {
 
     #[test]
     fn same_compares_whole_values() {
+        let same = |a: &[u8], b: &[u8]| bool::from(same(a, b));
         assert!(same(b"token", b"token"));
         assert!(!same(b"tokem", b"token"));
         assert!(!same(b"toke", b"token"));
         assert!(!same(b"token!", b"token"));
         assert!(!same(b"", b"token"));
-        // A prefix padded with the zero bytes `same` reads past its end.
         assert!(!same(b"tok", b"tok\0"));
         assert!(same(b"", b""));
     }

@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 /// The outcome of a call, as the `result` label reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
