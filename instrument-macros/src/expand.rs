@@ -316,11 +316,16 @@ fn custom(krate: &TokenStream, args: &FnArgs, default_help: &str) -> (TokenStrea
             }
         });
     let labels: Vec<_> = labels.collect();
+    // `file:line` of the name, for the message of a family that collides.
+    let location = quote_spanned! {name.span()=>
+        ::core::concat!(::core::file!(), ":", ::core::line!())
+    };
     let custom = quote! {
         ::core::option::Option::Some(#krate::__private::Custom {
             name: #name,
             help: #help,
             labels: &[#(#labels),*],
+            location: #location,
         })
     };
     (custom, dynamic)

@@ -24,9 +24,12 @@ pub(crate) const BYTES_BUCKETS: [f64; 31] = {
 
 /// A family's type, as the text format names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// A counter.
     Counter,
+    /// A gauge.
     Gauge,
+    /// A histogram.
     Histogram,
 }
 

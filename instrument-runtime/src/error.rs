@@ -26,6 +26,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Families of the program's call sites would collide on the page: one
+    /// name used as two types, or a family named like the samples of a
+    /// histogram (`x_count`, `x_sum` or `x_bucket` of a histogram `x`), which
+    /// a Prometheus parser rejects. Each entry names both families and where
+    /// they are declared (file and line).
+    FamilyCollision {
+        /// One line per colliding pair.
+        collisions: Vec<String>,
+    },
     /// The standalone listener could not be bound.
     Listen {
         /// The address that was asked for.
@@ -48,6 +57,13 @@ impl fmt::Display for Error {
             ),
             Error::InvalidSetting { setting, reason } => {
                 write!(f, "invalid setting `{setting}`: {reason}")
+            }
+            Error::FamilyCollision { collisions } => {
+                write!(
+                    f,
+                    "families would collide on the page, which Prometheus would then reject; rename one of each pair: {}",
+                    collisions.join("; ")
+                )
             }
             Error::Listen { addr, source } => {
                 write!(f, "cannot listen for /metrics/ on {addr}: {source}")

@@ -101,8 +101,9 @@ impl Builder {
             .map(|family| catalogue::full_name(&self.namespace, family.name));
         let custom = crate::sites::SITES
             .iter()
-            .filter_map(|site| site.histogram_family())
-            .map(str::to_owned);
+            .filter_map(|site| site.family())
+            .filter(|(_, kind, _)| *kind == catalogue::Kind::Histogram)
+            .map(|(custom, ..)| custom.name.to_owned());
         let named = own.iter().map(|(family, _)| family.clone());
         for name in builtin.chain(custom).chain(named) {
             let buckets = own

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::access::Access;
-use crate::catalogue;
+use crate::catalogue::{self, Kind};
 use crate::runtime::{self, Cardinality, Registry, Runtime};
 use crate::store::{Store, StoreRecorder};
 use crate::{Builder, Error, Metrics};
@@ -195,6 +195,7 @@ pub(crate) fn install_runtime(
     if runtime::get().is_some() {
         return Err(Error::AlreadyInstalled);
     }
+    check_families(&settings)?;
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
     let listener = match settings.listen {
@@ -258,4 +259,101 @@ pub(crate) fn install_runtime(
         }
     }
     Ok(runtime.metrics.clone())
+}
+
+/// One family the page may hold, and where it comes from.
+struct Declared {
+    name: String,
+    kind: Kind,
+    origin: String,
+}
+
+/// Every family the program's call sites and the catalogue may put on the
+/// page, checked pairwise for what a Prometheus parser rejects: one name
+/// used as two types, or a family named like the samples of another.
+fn check_families(settings: &Builder) -> Result<(), Error> {
+    let builtin = catalogue::ALL.iter().chain(
+        catalogue::compat::ALL
+            .iter()
+            .filter(|_| settings.django_compat),
+    );
+    let mut declared: Vec<Declared> = builtin
+        .map(|family| {
+            let name = catalogue::prefixed(&settings.namespace, family.name);
+            Declared {
+                origin: format!("the built-in {} `{name}`", family.kind.name()),
+                name,
+                kind: family.kind,
+            }
+        })
+        .collect();
+    for site in crate::sites::SITES {
+        if let Some((custom, kind, attribute)) = site.family() {
+            let origin = format!(
+                "the {} `{}` of {attribute} at {}",
+                kind.name(),
+                custom.name,
+                custom.location
+            );
+            if !declared.iter().any(|d| d.origin == origin) {
+                declared.push(Declared {
+                    name: custom.name.to_owned(),
+                    kind,
+                    origin,
+                });
+            }
+        }
+    }
+    let mut collisions = Vec::new();
+    for (i, a) in declared.iter().enumerate() {
+        for b in &declared[i + 1..] {
+            // The family whose samples are taken first; else in the order
+            // of their origins, so that the message does not depend on the
+            // order in which the linker gathered the sites.
+            let (first, second) = match a.origin <= b.origin {
+                true => (a, b),
+                false => (b, a),
+            };
+            let found = if first.name == second.name {
+                collision(first, second).map(|why| (first, second, why))
+            } else if let Some(why) = collision(second, first) {
+                Some((second, first, why))
+            } else {
+                collision(first, second).map(|why| (first, second, why))
+            };
+            if let Some((x, y, why)) = found {
+                collisions.push(format!("{} and {}: {why}", x.origin, y.origin));
+            }
+        }
+    }
+    if collisions.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::FamilyCollision { collisions })
+    }
+}
+
+/// Why `a` and `b` cannot both be on the page, if they cannot.
+fn collision(a: &Declared, b: &Declared) -> Option<String> {
+    if a.name == b.name && a.kind != b.kind {
+        return Some("one name, two types".to_owned());
+    }
+    // The samples of the text format (0.0.4) that are not the family's
+    // own name.
+    let samples: &[&str] = match a.kind {
+        Kind::Histogram => &["_bucket", "_sum", "_count"],
+        Kind::Counter | Kind::Gauge => &[],
+    };
+    samples
+        .iter()
+        .find(|suffix| b.name == format!("{}{suffix}", a.name))
+        .map(|suffix| {
+            format!(
+                "`{}` is also a sample of the {} `{}` ({}{suffix})",
+                b.name,
+                a.kind.name(),
+                a.name,
+                a.name
+            )
+        })
 }

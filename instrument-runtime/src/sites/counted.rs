@@ -107,6 +107,11 @@ impl Site for Counted {
     fn register(&'static self) {
         resolve(&self.handles, |rt| self.resolve(rt));
     }
+
+    fn family(&'static self) -> Option<(&'static Custom, Kind, &'static str)> {
+        let custom = self.custom.as_ref()?;
+        Some((custom, Kind::Counter, "#[counted]"))
+    }
 }
 
 /// Counts one call of a `#[counted]` function when dropped.

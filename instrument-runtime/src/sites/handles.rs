@@ -7,6 +7,7 @@ use std::sync::{OnceLock, RwLock};
 
 use metrics::{Label, SharedString};
 
+use crate::catalogue::Kind;
 use crate::runtime::{self, Runtime};
 
 /// Every annotated call site in the program, gathered by the linker.
@@ -18,9 +19,11 @@ pub trait Site: Sync {
     /// Resolve the handles (creating the statically known series at 0).
     fn register(&'static self);
 
-    /// The histogram family of its own that the site records into, if any
-    /// (`#[timed(name = "..")]`), for a backend that sets buckets by name.
-    fn histogram_family(&self) -> Option<&'static str> {
+    /// The family of its own that the site records into, if any
+    /// (`name = ".."`), with its type and the attribute's name: checked
+    /// against every other family at `install()`, and given its buckets by
+    /// a backend that sets them by name.
+    fn family(&'static self) -> Option<(&'static Custom, Kind, &'static str)> {
         None
     }
 }
@@ -35,6 +38,8 @@ pub struct Custom {
     /// Label names in order, with their value when it is known at compile
     /// time; `None` marks a value computed per call from the arguments.
     pub labels: &'static [(&'static str, Option<&'static str>)],
+    /// Where the family is named: `file:line` of `name = ".."`.
+    pub location: &'static str,
 }
 
 impl Custom {

@@ -84,8 +84,9 @@ impl Site for Timed {
         resolve(&self.handles, |rt| self.resolve(rt));
     }
 
-    fn histogram_family(&self) -> Option<&'static str> {
-        self.custom.as_ref().map(|custom| custom.name)
+    fn family(&'static self) -> Option<(&'static Custom, Kind, &'static str)> {
+        let custom = self.custom.as_ref()?;
+        Some((custom, Kind::Histogram, "#[timed]"))
     }
 }
 
