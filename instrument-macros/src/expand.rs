@@ -23,6 +23,9 @@ struct Plan {
     labels: Option<Vec<Expr>>,
     /// The guard created before the body runs, if any.
     guard: Option<TokenStream>,
+    /// The same guard owning its label values, for a guard that moves into
+    /// the future a `-> impl Future` function returns.
+    owned_guard: Option<TokenStream>,
     /// Statements run on the body's value `__instrument_ret`; when present,
     /// the body is wrapped so that its value can be inspected.
     on_return: Option<TokenStream>,
@@ -52,6 +55,10 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
             guard: Some(quote!(#krate::__private::CountGuard::new(
                 #n_site,
                 &#n_labels,
+            ))),
+            owned_guard: Some(quote!(#krate::__private::CountGuard::new(
+                #n_site,
+                #n_labels,
             ))),
             on_return: Some({
                 let probe = probe(krate, n_ret);
@@ -83,6 +90,10 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
             guard: Some(quote!(#krate::__private::TimeGuard::new(
                 #n_site,
                 &#n_labels,
+            ))),
+            owned_guard: Some(quote!(#krate::__private::TimeGuard::new(
+                #n_site,
+                #n_labels,
             ))),
             on_return: None,
         }
@@ -155,6 +166,10 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
                 #n_site,
                 #statements,
             ))),
+            owned_guard: Some(quote!(#krate::__private::DbGuard::new(
+                #n_site,
+                #statements,
+            ))),
             on_return: Some(quote!(#n_guard.returned(#outcome);)),
         }
     })
@@ -189,6 +204,7 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
             ),
             labels: None,
             guard: None,
+            owned_guard: None,
             on_return: Some(record),
         }
     })
@@ -544,17 +560,31 @@ fn instrument(function: &mut Function, plan: Plan) {
             }}
         }
         (Shape::ImplFuture, _) => {
+            // The guard exists from the call on, owning its label values,
+            // and moves into the returned future: a panic in the part that
+            // builds the future, or a future dropped before its first poll,
+            // is a call too.
             let block = &function.item.block;
             let ret = on_return.as_ref().map(|on_return| {
                 let future = awaited(quote!(#n_future));
                 quote!(let #n_ret #annotation = #future; #on_return #n_ret)
             });
             let ret = ret.unwrap_or_else(|| quote!(#n_future.await));
+            let guard = plan.owned_guard.as_ref().map(|guard| match on_return {
+                Some(_) => quote!(let mut #n_guard = #guard;),
+                None => quote!(let #n_guard = #guard;),
+            });
+            // Moves the guard into the future even where nothing else there
+            // names it.
+            let hold = plan
+                .owned_guard
+                .as_ref()
+                .map(|_| quote!(let _ = &#n_guard;));
             quote! {{
-                #statics #labels
+                #statics #labels #guard
                 let #n_future = #krate::__private::call_once(move || #block);
                 async move {
-                    #guard
+                    #hold
                     #ret
                 }
             }}

@@ -153,7 +153,10 @@ pub use crate::store::StoreRecorder;
 /// `result` is `ok`, `error` when the function returns an `Err`, `panic`
 /// when it panics (the panic still propagates), and `cancelled` when an async
 /// function's future is dropped before it completes. The `ok`, `error` and
-/// `panic` series exist at 0 from [`install`] on.
+/// `panic` series exist at 0 from [`install`] on. An `async fn`'s call
+/// starts at the first poll of its future (none of its code runs before);
+/// a `fn .. -> impl Future`'s at the call, so a panic while it builds the
+/// future is a `panic` and its future dropped unpolled `cancelled`.
 ///
 /// ```
 /// use instrument_runtime::counted;

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Label, SharedString};
 
-use super::handles::{resolve, Custom, LabelCache, Site};
+use super::handles::{resolve, CallLabels, Custom, LabelCache, Site};
 use super::outcome::{exit_outcome, exited, Outcome};
 use crate::catalogue::{self, Kind};
 use crate::runtime::{self, Runtime};
@@ -117,7 +117,7 @@ impl Site for Counted {
 /// Counts one call of a `#[counted]` function when dropped.
 pub struct CountGuard<'a> {
     site: &'static Counted,
-    labels: &'a [SharedString],
+    labels: CallLabels<'a>,
     outcome: Option<Outcome>,
     /// The outcome when the guard is dropped without `returned` and without
     /// a panic of the call (see [`CountGuard::exits`]).
@@ -128,10 +128,10 @@ pub struct CountGuard<'a> {
 impl<'a> CountGuard<'a> {
     /// Start a call; `labels` are the per-call label values, if any.
     #[inline]
-    pub fn new(site: &'static Counted, labels: &'a [SharedString]) -> Self {
+    pub fn new(site: &'static Counted, labels: impl Into<CallLabels<'a>>) -> Self {
         CountGuard {
             site,
-            labels,
+            labels: labels.into(),
             outcome: None,
             exited: None,
             polling: AtomicBool::new(true),
@@ -170,6 +170,6 @@ impl Drop for CountGuard<'_> {
             .outcome
             .or_else(|| exited(self.exited))
             .unwrap_or_else(|| Outcome::unfinished(&self.polling));
-        self.site.record(outcome, self.labels);
+        self.site.record(outcome, self.labels.values());
     }
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use metrics::{Histogram, Label, SharedString};
 use quanta::Instant;
 
-use super::handles::{resolve, Custom, LabelCache, Site};
+use super::handles::{resolve, CallLabels, Custom, LabelCache, Site};
 use crate::catalogue::{self, Kind};
 use crate::runtime::{self, Runtime};
 
@@ -94,17 +94,17 @@ impl Site for Timed {
 /// whether it returned, panicked or was cancelled.
 pub struct TimeGuard<'a> {
     site: &'static Timed,
-    labels: &'a [SharedString],
+    labels: CallLabels<'a>,
     start: Instant,
 }
 
 impl<'a> TimeGuard<'a> {
     /// Start timing a call.
     #[inline]
-    pub fn new(site: &'static Timed, labels: &'a [SharedString]) -> Self {
+    pub fn new(site: &'static Timed, labels: impl Into<CallLabels<'a>>) -> Self {
         TimeGuard {
             site,
-            labels,
+            labels: labels.into(),
             start: Instant::now(),
         }
     }
@@ -114,6 +114,6 @@ impl Drop for TimeGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         self.site
-            .record(self.start.elapsed().as_secs_f64(), self.labels);
+            .record(self.start.elapsed().as_secs_f64(), self.labels.values());
     }
 }

@@ -160,6 +160,60 @@ fn impl_future_dropped_is_cancelled() {
     assert_eq!(timed("pending_impl").0, 1);
 }
 
+#[counted]
+#[timed]
+fn never_polled_impl(n: u32) -> impl Future<Output = u32> {
+    async move { n }
+}
+
+#[test]
+fn impl_future_dropped_before_its_first_poll_is_a_cancelled_call() {
+    common::metrics();
+    // The function ran (it built the future): a call, cancelled.
+    drop(never_polled_impl(5));
+    assert_eq!(calls("never_polled_impl", "cancelled"), Some(1.0));
+    assert_eq!(calls("never_polled_impl", "ok"), Some(0.0));
+    assert_eq!(timed("never_polled_impl").0, 1);
+    assert_eq!(block_on(never_polled_impl(6)), 6);
+    assert_eq!(calls("never_polled_impl", "ok"), Some(1.0));
+    assert_eq!(timed("never_polled_impl").0, 2);
+}
+
+#[counted]
+#[timed]
+#[model_op(model = "built", op = insert, alias = "impl_future_panic")]
+fn panics_while_building(fail: bool) -> impl Future<Output = Result<u32, String>> {
+    if fail {
+        panic!("cannot build the future");
+    }
+    async { Ok(1) }
+}
+
+#[test]
+fn impl_future_panicking_before_the_future_exists_is_a_panic() {
+    common::metrics();
+    let caught = std::panic::catch_unwind(|| panics_while_building(true));
+    assert!(caught.is_err());
+    assert_eq!(calls("panics_while_building", "panic"), Some(1.0));
+    assert_eq!(calls("panics_while_building", "cancelled"), None);
+    assert_eq!(timed("panics_while_building").0, 1);
+    let db = [("alias", "impl_future_panic"), ("vendor", "unknown")];
+    let page = scrape();
+    assert_eq!(page.count("db_execute_total", &db), 1);
+    let panic = [
+        ("alias", "impl_future_panic"),
+        ("vendor", "unknown"),
+        ("type", "panic"),
+    ];
+    assert_eq!(page.count("db_errors_total", &panic), 1);
+    assert_eq!(block_on(panics_while_building(false)), Ok(1));
+    assert_eq!(calls("panics_while_building", "ok"), Some(1.0));
+    assert_eq!(
+        scrape().count("model_inserts_total", &[("model", "built")]),
+        1
+    );
+}
+
 #[async_trait]
 trait Job {
     async fn run(&self) -> Result<(), String>;

@@ -1,7 +1,9 @@
 #![deny(warnings)]
 
-// A non-async `fn` returning `impl Future<Output = ..>`: the returned future
-// is what gets measured, and the code before it runs at the call.
+// A non-async `fn` returning `impl Future<Output = ..>`: a call from the
+// moment the function is called (the code that builds the future included)
+// until the future completes or is dropped; a future dropped unpolled is a
+// cancelled call.
 
 use std::future::Future;
 use std::pin::pin;
@@ -83,6 +85,10 @@ fn main() {
             1,
         ),
         (
+            format!(r#"function_calls_total{{function="fetch",module="{m}",result="cancelled"}}"#),
+            1,
+        ),
+        (
             format!(r#"function_calls_total{{function="ready",module="{m}",result="ok"}}"#),
             1,
         ),
@@ -91,16 +97,18 @@ fn main() {
             1,
         ),
         (
+            // One dropped unpolled (by `assert_send`), one run.
             format!(r#"function_calls_duration_seconds_count{{function="length",module="{m}"}}"#),
-            1,
+            2,
         ),
         (
             format!(r#"function_calls_duration_seconds_count{{function="ready",module="{m}"}}"#),
             1,
         ),
         (
+            // One dropped unpolled, one run: both executions.
             r#"db_execute_total{alias="default",vendor="unknown"}"#.to_owned(),
-            1,
+            2,
         ),
         (r#"model_updates_total{model="user"}"#.to_owned(), 1),
         (r#"cache_hits_total{backend="remote"}"#.to_owned(), 1),
