@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Label, SharedString};
 
-use super::handles::{resolve, CallLabels, Custom, LabelCache, Site};
+use super::handles::{resolve, Custom, LabelCache, Site};
 use super::outcome::{exit_outcome, exited, Outcome};
 use crate::catalogue::{self, Kind};
 use crate::runtime::{self, Runtime};
@@ -115,9 +115,12 @@ impl Site for Counted {
 }
 
 /// Counts one call of a `#[counted]` function when dropped.
-pub struct CountGuard<'a> {
+pub struct CountGuard<L: AsRef<[SharedString]>> {
     site: &'static Counted,
-    labels: CallLabels<'a>,
+    /// The per-call label values: borrowed from the call's frame (`&[..; N]`),
+    /// or owned (`[..; N]`) by a guard that moves into the future a
+    /// `-> impl Future` function returns.
+    labels: L,
     outcome: Option<Outcome>,
     /// The outcome when the guard is dropped without `returned` and without
     /// a panic of the call (see [`CountGuard::exits`]).
@@ -125,13 +128,13 @@ pub struct CountGuard<'a> {
     polling: AtomicBool,
 }
 
-impl<'a> CountGuard<'a> {
+impl<L: AsRef<[SharedString]>> CountGuard<L> {
     /// Start a call; `labels` are the per-call label values, if any.
     #[inline]
-    pub fn new(site: &'static Counted, labels: impl Into<CallLabels<'a>>) -> Self {
+    pub fn new(site: &'static Counted, labels: L) -> Self {
         CountGuard {
             site,
-            labels: labels.into(),
+            labels,
             outcome: None,
             exited: None,
             polling: AtomicBool::new(true),
@@ -163,13 +166,13 @@ impl<'a> CountGuard<'a> {
     }
 }
 
-impl Drop for CountGuard<'_> {
+impl<L: AsRef<[SharedString]>> Drop for CountGuard<L> {
     #[inline]
     fn drop(&mut self) {
         let outcome = self
             .outcome
             .or_else(|| exited(self.exited))
             .unwrap_or_else(|| Outcome::unfinished(&self.polling));
-        self.site.record(outcome, self.labels.values());
+        self.site.record(outcome, self.labels.as_ref());
     }
 }

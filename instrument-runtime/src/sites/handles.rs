@@ -114,38 +114,3 @@ impl<H: Clone> LabelCache<H> {
         handle
     }
 }
-
-/// The label values of one call: borrowed from the call's frame, or owned
-/// by a guard that outlives it (in the future that a `-> impl Future`
-/// function returns).
-pub enum CallLabels<'a> {
-    /// Kept in the calling frame.
-    Borrowed(&'a [SharedString]),
-    /// Moved into the guard.
-    Owned(Box<[SharedString]>),
-}
-
-impl CallLabels<'_> {
-    #[inline]
-    pub(super) fn values(&self) -> &[SharedString] {
-        match self {
-            CallLabels::Borrowed(values) => values,
-            CallLabels::Owned(values) => values,
-        }
-    }
-}
-
-impl<'a, const N: usize> From<&'a [SharedString; N]> for CallLabels<'a> {
-    #[inline]
-    fn from(values: &'a [SharedString; N]) -> Self {
-        CallLabels::Borrowed(values)
-    }
-}
-
-impl<const N: usize> From<[SharedString; N]> for CallLabels<'static> {
-    #[inline]
-    fn from(values: [SharedString; N]) -> Self {
-        // No allocation for the common case of no per-call values.
-        CallLabels::Owned(Box::new(values))
-    }
-}

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use metrics::{Histogram, Label, SharedString};
 use quanta::Instant;
 
-use super::handles::{resolve, CallLabels, Custom, LabelCache, Site};
+use super::handles::{resolve, Custom, LabelCache, Site};
 use crate::catalogue::{self, Kind};
 use crate::runtime::{self, Runtime};
 
@@ -92,28 +92,31 @@ impl Site for Timed {
 
 /// Records the duration of one call of a `#[timed]` function when dropped,
 /// whether it returned, panicked or was cancelled.
-pub struct TimeGuard<'a> {
+pub struct TimeGuard<L: AsRef<[SharedString]>> {
     site: &'static Timed,
-    labels: CallLabels<'a>,
+    /// The per-call label values: borrowed from the call's frame (`&[..; N]`),
+    /// or owned (`[..; N]`) by a guard that moves into the future a
+    /// `-> impl Future` function returns.
+    labels: L,
     start: Instant,
 }
 
-impl<'a> TimeGuard<'a> {
+impl<L: AsRef<[SharedString]>> TimeGuard<L> {
     /// Start timing a call.
     #[inline]
-    pub fn new(site: &'static Timed, labels: impl Into<CallLabels<'a>>) -> Self {
+    pub fn new(site: &'static Timed, labels: L) -> Self {
         TimeGuard {
             site,
-            labels: labels.into(),
+            labels,
             start: Instant::now(),
         }
     }
 }
 
-impl Drop for TimeGuard<'_> {
+impl<L: AsRef<[SharedString]>> Drop for TimeGuard<L> {
     #[inline]
     fn drop(&mut self) {
         self.site
-            .record(self.start.elapsed().as_secs_f64(), self.labels.values());
+            .record(self.start.elapsed().as_secs_f64(), self.labels.as_ref());
     }
 }
