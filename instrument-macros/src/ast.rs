@@ -244,6 +244,9 @@ fn wrong_item(macro_name: &str, item: TokenStream) -> syn::Error {
         None if syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok() => format!(
             "#[{macro_name}] needs a function with a body, not a declaration; put it on the method in the impl"
         ),
+        None if syn::parse2::<syn::ExprClosure>(item.clone()).is_ok() => format!(
+            "#[{macro_name}] applies to functions, not to a closure; move the closure's body into a `fn` and put the attribute there"
+        ),
         None => format!("#[{macro_name}] applies to functions with a body"),
     };
     // Point at the first token after the item's own attributes.
