@@ -153,7 +153,15 @@ pub use crate::store::StoreRecorder;
 /// `result` is `ok`, `error` when the function returns an `Err`, `panic`
 /// when it panics (the panic still propagates), and `cancelled` when an async
 /// function's future is dropped before it completes. The `ok`, `error` and
-/// `panic` series exist at 0 from [`install`] on. An `async fn`'s call
+/// `panic` series exist at 0 from [`install`] on.
+///
+/// `function` is the function's own name, and `module` its module path
+/// (`module_path!()`). A method is named without its type: an attribute on
+/// a method cannot see the `impl` it is in, so `TypeA::make` and
+/// `TypeB::make` of one module count in one series. Where an ops team must
+/// tell them apart, give each a family or a label of its own
+/// (`#[counted(name = "make_calls_total", labels(kind = "a"))]`), or keep
+/// the types in modules of their own. An `async fn`'s call
 /// starts at the first poll of its future (none of its code runs before);
 /// a `fn .. -> impl Future`'s at the call, so a panic while it builds the
 /// future is a `panic` and its future dropped unpolled `cancelled`.
