@@ -240,7 +240,7 @@ impl Store {
     /// May `name` have a new series of type `kind`? No when the family
     /// already holds series of another type, or when its lines would be
     /// taken for a histogram's (`x_count` next to histogram `x`, or the
-    /// other way round); said once on stderr.
+    /// other way round); reported once (a `tracing` event).
     fn admit(&self, name: &str, kind: Kind) -> bool {
         const SAMPLES: [&str; 3] = ["_bucket", "_sum", "_count"];
         let mut types = self.types.write().unwrap_or_else(|e| e.into_inner());
