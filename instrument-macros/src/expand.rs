@@ -580,9 +580,18 @@ fn instrument(function: &mut Function, plan: Plan) {
                 .owned_guard
                 .as_ref()
                 .map(|_| quote!(let _ = &#n_guard;));
+            // The call's own code ends when the future is returned: a drop of
+            // the future before its first poll is a cancellation, even while
+            // something else panics.
+            let suspend = plan
+                .owned_guard
+                .as_ref()
+                .and(on_return.as_ref())
+                .map(|_| quote!(#krate::__private::suspended(#n_guard.polling());));
             quote! {{
                 #statics #labels #guard
                 let #n_future = #krate::__private::call_once(move || #block);
+                #suspend
                 async move {
                     #hold
                     #ret

@@ -25,10 +25,12 @@ impl Outcome {
     pub(super) const LABELS: [&'static str; 4] = ["ok", "error", "panic", "cancelled"];
 
     /// The outcome of a call whose guard is dropped before it returned:
-    /// a panic if one is unwinding through the call's own code, otherwise
-    /// a cancellation (including a future dropped while a sibling panics).
-    pub(super) fn unfinished(polling: &AtomicBool) -> Outcome {
-        if polling.load(Ordering::Relaxed) && std::thread::panicking() {
+    /// a panic if one is unwinding through the call's own code (`own`: set
+    /// while a synchronous body runs, and by a panic through a poll of an
+    /// async one), otherwise a cancellation (including a future dropped
+    /// while a sibling panics).
+    pub(super) fn unfinished(own: &AtomicBool) -> Outcome {
+        if own.load(Ordering::Relaxed) && std::thread::panicking() {
             Outcome::Panic
         } else {
             Outcome::Cancelled
@@ -127,21 +129,42 @@ pub fn err_of<T, E>(value: &Result<T, E>) -> Option<&E> {
     value.as_ref().err()
 }
 
-/// `future` with `polling` set exactly while it is being polled, so a guard
-/// dropped during unwinding can tell a panic in its own body (flag set)
-/// from being dropped, unfinished, while something else panics.
+/// `future`, with the guard's flag `unwinding` set if a panic unwinds
+/// through one of its polls, so a guard dropped during unwinding can tell a
+/// panic in its own body (flag set) from being dropped, unfinished, while
+/// something else panics. The flag is cleared here, once: a poll that
+/// returns writes nothing.
 #[inline]
-pub fn polled<F: Future>(polling: &AtomicBool, future: F) -> Polled<'_, F> {
-    Polled { polling, future }
+pub fn polled<F: Future>(unwinding: &AtomicBool, future: F) -> Polled<'_, F> {
+    suspended(unwinding);
+    Polled { unwinding, future }
+}
+
+/// The call's own code is not running: a guard dropped from now on, before
+/// a poll panics, was dropped by someone else.
+#[inline]
+pub fn suspended(unwinding: &AtomicBool) {
+    unwinding.store(false, Ordering::Relaxed);
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`polled`]: one poll of the body between two stores,
-    /// with no future of its own around it.
+    /// The future of [`polled`]: a poll of the body, and a flag set only if
+    /// a panic unwinds through it.
     pub struct Polled<'a, F> {
-        polling: &'a AtomicBool,
+        unwinding: &'a AtomicBool,
         #[pin]
         future: F,
+    }
+}
+
+/// Sets the flag when dropped: only while a panic unwinds through a poll,
+/// since a poll that returns forgets it.
+struct Unwinding<'a>(&'a AtomicBool);
+
+impl Drop for Unwinding<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -151,9 +174,9 @@ impl<F: Future> Future for Polled<'_, F> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        this.polling.store(true, Ordering::Relaxed);
+        let unwinding = Unwinding(this.unwinding);
         let poll = this.future.poll(cx);
-        this.polling.store(false, Ordering::Relaxed);
+        std::mem::forget(unwinding);
         poll
     }
 }
