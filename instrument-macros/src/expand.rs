@@ -478,10 +478,10 @@ fn instrument(function: &mut Function, plan: Plan) {
         (Shape::Async, Some(_)) => true,
         _ => false,
     };
-    let (pass_args, bind_args) = if rebinds {
+    let (pass_args, bind_args, param) = if rebinds {
         rebind_arguments(&mut function.item.sig, n_args)
     } else {
-        (TokenStream::new(), TokenStream::new())
+        (TokenStream::new(), TokenStream::new(), None)
     };
     let stmts = &function.item.block.stmts;
     let body: TokenStream = match (&function.shape, on_return) {
@@ -526,29 +526,54 @@ fn instrument(function: &mut Function, plan: Plan) {
                     Expr::Block(block) if !block.attrs.is_empty() => quote!({ #tail }),
                     _ => tail.into_token_stream(),
                 };
+                // The tail stays the tail (a `match` on it), so that its
+                // temporaries are dropped when the function's are (after
+                // the locals, before the arguments, in edition 2021); the
+                // identity call gives it the declared type to coerce to.
+                let ty = function
+                    .output
+                    .as_ref()
+                    .map_or_else(|| quote!(()), ToTokens::to_token_stream);
                 quote! {
-                    #[allow(clippy::diverging_sub_expression)]
-                    let #n_ret #annotation = #tail;
-                    #[allow(unreachable_code)]
+                    #[allow(unreachable_code, clippy::diverging_sub_expression)]
                     {
-                        #on_return
-                        #n_ret
+                        match ::core::convert::identity::<#ty>(#tail) {
+                            #n_ret => {
+                                #on_return
+                                #n_ret
+                            }
+                        }
                     }
                 }
             });
             quote!({ #statics #labels #guard #(#stmts)* #tail })
         }
-        (Shape::Sync, Some(on_return)) => quote! {{
-            #statics #labels #guard
-            #pass_args
-            let #n_ret #annotation = #krate::__private::call_once(move || {
-                #expect
-                #bind_args
-                #(#stmts)*
-            });
-            #on_return
-            #n_ret
-        }},
+        (Shape::Sync, Some(on_return)) => {
+            // The arguments are the closure's parameters: dropped after the
+            // body's locals and its tail's temporaries, in reverse order, as
+            // a function's are.
+            let call = match &param {
+                Some(param) => quote! {
+                    #krate::__private::call_with(#n_args, move |#param| {
+                        #expect
+                        #(#stmts)*
+                    })
+                },
+                None => quote! {
+                    #krate::__private::call_once(move || {
+                        #expect
+                        #(#stmts)*
+                    })
+                },
+            };
+            quote! {{
+                #statics #labels #guard
+                #pass_args
+                let #n_ret #annotation = #call;
+                #on_return
+                #n_ret
+            }}
+        }
         (Shape::Async, Some(on_return)) => {
             let body = awaited(quote!(async move { #expect #bind_args #(#stmts)* }));
             quote! {{
@@ -638,15 +663,30 @@ fn has_infer(ty: &syn::Type) -> bool {
 /// declaration, as the function's own arguments are. `mut` moves from the
 /// signature to the new binding. Receivers, patterns and arguments with
 /// attributes stay where they are.
-fn rebind_arguments(sig: &mut syn::Signature, n_args: &syn::Ident) -> (TokenStream, TokenStream) {
+fn rebind_arguments(
+    sig: &mut syn::Signature,
+    n_args: &syn::Ident,
+) -> (TokenStream, TokenStream, Option<TokenStream>) {
     let mut names = Vec::new();
     let mut bindings = Vec::new();
-    for input in &mut sig.inputs {
+    for (i, input) in sig.inputs.iter_mut().enumerate() {
         let syn::FnArg::Typed(typed) = input else {
             continue;
         };
         if !typed.attrs.is_empty() {
             continue;
+        }
+        // A `_` argument is dropped with the others, at the end of the
+        // function: it gets a name, so that it moves in too.
+        if let syn::Pat::Wild(wild) = &*typed.pat {
+            let ident = quote::format_ident!("{}_{}", n_args, i, span = wild.underscore_token.span);
+            *typed.pat = syn::Pat::Ident(syn::PatIdent {
+                attrs: Vec::new(),
+                by_ref: None,
+                mutability: None,
+                ident,
+                subpat: None,
+            });
         }
         let syn::Pat::Ident(pat) = &mut *typed.pat else {
             continue;
@@ -660,7 +700,7 @@ fn rebind_arguments(sig: &mut syn::Signature, n_args: &syn::Ident) -> (TokenStre
         names.push(ident);
     }
     if names.is_empty() {
-        return (TokenStream::new(), TokenStream::new());
+        return (TokenStream::new(), TokenStream::new(), None);
     }
     (
         quote!(let #n_args = (#(#names,)*);),
@@ -669,5 +709,6 @@ fn rebind_arguments(sig: &mut syn::Signature, n_args: &syn::Ident) -> (TokenStre
             #[allow(unused_variables, unused_mut)]
             let (#(#bindings,)*) = #n_args;
         },
+        Some(quote!(#[allow(unused_variables, unused_mut)] (#(#bindings,)*))),
     )
 }

@@ -850,13 +850,17 @@ fn check_instrumented(original: &syn::ItemFn, output: TokenStream, case: &dyn Fn
     let same = |what: &str, a: String, b: String| {
         assert_eq!(a, b, "the expansion changed the {what}:\n{}", case());
     };
-    // `mut` of an argument moves into the body, with the argument.
+    // `mut` of an argument moves into the body, with the argument; a `_`
+    // argument gets a name, to move in too.
     let without_mut = |sig: &syn::Signature| {
         let mut sig = sig.clone();
         for input in &mut sig.inputs {
             if let syn::FnArg::Typed(typed) = input {
                 if let syn::Pat::Ident(pat) = &mut *typed.pat {
                     pat.mutability = None;
+                    if pat.ident.to_string().starts_with("__instrument_args") {
+                        *typed.pat = syn::parse_quote!(_);
+                    }
                 }
             }
         }

@@ -181,6 +181,14 @@ impl<F: Future> Future for Polled<'_, F> {
     }
 }
 
+/// Call `f` once with `args`: the function's arguments, which the body's
+/// closure takes as its parameters so that they are dropped after the
+/// body's locals and its tail's temporaries, as a function's are.
+#[inline(always)]
+pub fn call_with<A, R>(args: A, f: impl FnOnce(A) -> R) -> R {
+    f(args)
+}
+
 /// Call `f` once. Passing the body as an `FnOnce` (rather than calling a
 /// closure in place) lets it move out of captured arguments and return
 /// borrows derived from them, exactly as the function body could.
