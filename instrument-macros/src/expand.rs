@@ -134,19 +134,23 @@ pub(crate) fn model_op(args: TokenStream, item: TokenStream) -> TokenStream {
             // gets its argument type from there (`|error| ..` needs no
             // annotation), and clippy's `redundant_closure_call` stays quiet.
             Some(error_type) => {
-                let n_ret = &syn::Ident::new(&n_ret.to_string(), error_type.span());
+                // The value is named where it is bound and passed on under
+                // a name of the argument's span, where a type error is then
+                // reported (and which resolves from inside a `macro_rules!`
+                // too).
                 let krate = respan(krate, error_type.span());
+                let value = quote_spanned!(error_type.span()=> __instrument_value);
                 quote_spanned! {error_type.span()=>
-                    ::core::option::Option::map_or(
+                    match &#n_ret { #value => ::core::option::Option::map_or(
                         ::core::option::Option::map(
-                            #krate::__private::err_of(&#n_ret),
+                            #krate::__private::err_of(#value),
                             #error_type,
                         ),
                         ::core::result::Result::Ok(()),
                         |__instrument_error| ::core::result::Result::Err(
                             #krate::__private::label(&__instrument_error),
                         ),
-                    )
+                    ) }
                 }
             }
         };
@@ -192,10 +196,15 @@ pub(crate) fn cache_lookup(args: TokenStream, item: TokenStream) -> TokenStream 
             syn::ReturnType::Type(_, ty) => ty.span(),
             syn::ReturnType::Default => function.item.sig.ident.span(),
         };
-        let n_ret = &syn::Ident::new(&n_ret.to_string(), span);
+        // The value is named where it is bound and passed on under a name of
+        // the return type's span, where a wrong type is then reported (and
+        // which resolves from inside a `macro_rules!` too).
         let krate = respan(krate, span);
+        let value = quote_spanned!(span=> __instrument_value);
         let record = quote_spanned! {span=>
-            #n_site.record(#krate::__private::CacheResult::lookup(&#n_ret));
+            match &#n_ret {
+                #value => #n_site.record(#krate::__private::CacheResult::lookup(#value)),
+            }
         };
         Plan {
             site: (
