@@ -10,6 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The README's Rust snippets, compiled as doctests (and run, unless they
+/// serve forever or reach a gateway), so that they work as written.
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
+
 mod dashboards;
 mod load;
 mod stack;
