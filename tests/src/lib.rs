@@ -18,6 +18,7 @@ pub mod readme {}
 mod dashboards;
 mod load;
 mod stack;
+mod traffic;
 mod webhook;
 
 pub use crate::dashboards::{
@@ -28,6 +29,7 @@ pub use crate::stack::{
     prometheus_config, Alertmanager, Prometheus, Pushgateway, RawSeries, Sample, ScrapeJob, Server,
     WAIT,
 };
+pub use crate::traffic::{errors_and_slow_requests, StopOnDrop};
 pub use crate::webhook::Webhook;
 
 /// A free port on 127.0.0.1, as the kernel hands it out.

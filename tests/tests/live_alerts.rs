@@ -5,14 +5,14 @@
 //! webhook inside the test, with their names, labels and annotations.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use e2e::{
-    monitoring_file, prometheus_config, shorten_rules, Alertmanager, Prometheus, ScrapeJob,
-    Service, Webhook,
+    errors_and_slow_requests, monitoring_file, prometheus_config, shorten_rules, Alertmanager,
+    Prometheus, ScrapeJob, Service, StopOnDrop, Webhook,
 };
 
 /// Labels or annotations as a map of strings.
@@ -39,16 +39,6 @@ fn loaded_rule(
         .find(|rule| rule["name"] == name)
         .unwrap_or_else(|| panic!("no rule {name} loaded: {data}"));
     (strings(&rule["labels"]), strings(&rule["annotations"]))
-}
-
-/// Sets the flag when dropped, so that traffic threads stop when the test
-/// fails too (a scope waits for its threads before the panic goes on).
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 #[test]
@@ -92,21 +82,7 @@ fn documented_alerts_fire_into_alertmanager_and_reach_the_webhook() {
         }
     };
     let (errors, latency) = std::thread::scope(|scope| {
-        // Half the answers 500s; two clients keep a fifth of the requests slow.
-        scope.spawn(|| {
-            while !stop.load(Ordering::SeqCst) {
-                assert_eq!(service.request("GET", "/users", None).0, 200);
-                assert_eq!(service.request("GET", "/fail", None).0, 500);
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        });
-        for _ in 0..2 {
-            scope.spawn(|| {
-                while !stop.load(Ordering::SeqCst) {
-                    assert_eq!(service.request("GET", "/slow", None).0, 200);
-                }
-            });
-        }
+        errors_and_slow_requests(scope, &service, &stop);
         let _stop = StopOnDrop(&stop);
         let timeout = Duration::from_secs(90);
         let errors = webhook.wait_for(

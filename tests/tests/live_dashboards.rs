@@ -4,12 +4,13 @@
 //! can break.) The same, and the documented alerts, with
 //! metrics-exporter-prometheus as the service's backend.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use e2e::{
-    dashboard_queries, dashboard_traffic, monitoring_file, prometheus_config, shorten_rules,
-    wait_for_dashboard_data, Prometheus, ScrapeJob, Service,
+    dashboard_queries, dashboard_traffic, errors_and_slow_requests, monitoring_file,
+    prometheus_config, shorten_rules, wait_for_dashboard_data, Prometheus, ScrapeJob, Service,
+    StopOnDrop,
 };
 
 #[test]
@@ -63,21 +64,7 @@ fn rules_and_dashboards_work_with_metrics_exporter_prometheus_as_the_backend() {
 
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        // Half the answers 500s; two clients keep a fifth of the requests slow.
-        scope.spawn(|| {
-            while !stop.load(Ordering::SeqCst) {
-                assert_eq!(service.request("GET", "/users", None).0, 200);
-                assert_eq!(service.request("GET", "/fail", None).0, 500);
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        });
-        for _ in 0..2 {
-            scope.spawn(|| {
-                while !stop.load(Ordering::SeqCst) {
-                    assert_eq!(service.request("GET", "/slow", None).0, 200);
-                }
-            });
-        }
+        errors_and_slow_requests(scope, &service, &stop);
         let _stop = StopOnDrop(&stop);
         prometheus.wait_for("both documented alerts firing", |p| {
             let alerts = p.api("alerts")?;
@@ -103,14 +90,4 @@ fn rules_and_dashboards_work_with_metrics_exporter_prometheus_as_the_backend() {
     std::thread::sleep(Duration::from_secs(3));
     dashboard_traffic(&service);
     wait_for_dashboard_data(&prometheus, &all);
-}
-
-/// Sets the flag when dropped, so that traffic threads stop when the test
-/// fails too (a scope waits for its threads before the panic goes on).
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
