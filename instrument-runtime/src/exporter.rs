@@ -51,11 +51,10 @@ impl Builder {
         let recorder = exporter.build_recorder();
         let handle = recorder.handle();
         let metrics = Metrics::prometheus(handle.clone());
-        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
         install_runtime(
             self,
             access,
-            Target::Install(install, Some(metrics.clone())),
+            Target::install(recorder, Some(metrics.clone())),
         )?;
         let upkeep = std::thread::Builder::new()
             .name("instrument-runtime-upkeep".to_owned())
@@ -87,7 +86,7 @@ impl Builder {
         self.validate_foreign()?;
         let access = crate::access::Access::resolve(&self)?;
         let metrics = Metrics::prometheus(handle);
-        install_runtime(self, access, Target::Global(Some(metrics.clone())))?;
+        install_runtime(self, access, Target::global(Some(metrics.clone())))?;
         Ok(metrics)
     }
 

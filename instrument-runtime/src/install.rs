@@ -60,11 +60,10 @@ impl Builder {
         let store = Arc::new(store(&self));
         let metrics = Metrics::store(Arc::clone(&store));
         let recorder = compose(StoreRecorder::new(store));
-        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
         install_runtime(
             self,
             access,
-            Target::Install(install, Some(metrics.clone())),
+            Target::install(recorder, Some(metrics.clone())),
         )?;
         Ok(metrics)
     }
@@ -105,9 +104,7 @@ impl Builder {
         self.validate()?;
         self.validate_foreign()?;
         let access = Access::resolve(&self)?;
-        let install = Box::new(move || metrics::set_global_recorder(recorder).is_ok());
-        install_runtime(self, access, Target::Install(install, None))?;
-        Ok(())
+        install_runtime(self, access, Target::install(recorder, None))
     }
 
     /// Record every annotated function and the HTTP layer into the global
@@ -146,19 +143,40 @@ impl Builder {
         self.validate()?;
         self.validate_foreign()?;
         let access = Access::resolve(&self)?;
-        install_runtime(self, access, Target::Global(None))?;
-        Ok(())
+        install_runtime(self, access, Target::global(None))
     }
 }
 
-/// The recorder the application chose, before it is installed.
-pub(crate) enum Target {
-    /// Install a recorder as the global one (`false` when one is installed
-    /// already); the page it renders, if it does.
-    Install(Box<dyn FnOnce() -> bool>, Option<Metrics>),
-    /// The global recorder another crate has installed; the page it
-    /// renders, if it does.
-    Global(Option<Metrics>),
+/// The recorder the application chose, and the page it renders, if it does.
+pub(crate) struct Target {
+    /// Installs the recorder as the global one (`false` when one is
+    /// installed already); `None` for the global recorder another crate
+    /// has installed.
+    install: Option<Box<dyn FnOnce() -> bool>>,
+    metrics: Option<Metrics>,
+}
+
+impl Target {
+    /// `recorder`, to install as the global one.
+    pub(crate) fn install<R>(recorder: R, metrics: Option<Metrics>) -> Target
+    where
+        R: metrics::Recorder + Sync + 'static,
+    {
+        Target {
+            install: Some(Box::new(move || {
+                metrics::set_global_recorder(recorder).is_ok()
+            })),
+            metrics,
+        }
+    }
+
+    /// The global recorder another crate has installed.
+    pub(crate) fn global(metrics: Option<Metrics>) -> Target {
+        Target {
+            install: None,
+            metrics,
+        }
+    }
 }
 
 /// The store that `settings` describe: its buckets and global labels.
@@ -191,7 +209,7 @@ pub(crate) fn install_runtime(
     settings: Builder,
     access: Access,
     target: Target,
-) -> Result<Option<Metrics>, Error> {
+) -> Result<(), Error> {
     if runtime::get().is_some() {
         return Err(Error::AlreadyInstalled);
     }
@@ -212,25 +230,15 @@ pub(crate) fn install_runtime(
     let limits =
         limits.map(|(family, limit)| (catalogue::full_name(&settings.namespace, family), *limit));
     let cardinality = Cardinality::new(settings.cardinality_limit, limits.collect());
-    let namespace = settings.namespace;
-    let (registry, metrics) = match target {
-        Target::Install(install, metrics) => {
-            if !install() {
-                return Err(Error::AlreadyInstalled);
-            }
-            (
-                Registry::global(namespace).ok_or(Error::NoRecorder)?,
-                metrics,
-            )
+    if let Some(install) = target.install {
+        if !install() {
+            return Err(Error::AlreadyInstalled);
         }
-        Target::Global(metrics) => (
-            Registry::global(namespace).ok_or(Error::NoRecorder)?,
-            metrics,
-        ),
-    };
+    }
+    let registry = Registry::global(settings.namespace).ok_or(Error::NoRecorder)?;
     let runtime = runtime::set(Runtime {
         registry,
-        metrics,
+        metrics: target.metrics,
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
         django_compat: settings.django_compat,
@@ -258,7 +266,7 @@ pub(crate) fn install_runtime(
             crate::diagnostics::listener_not_started(&error);
         }
     }
-    Ok(runtime.metrics.clone())
+    Ok(())
 }
 
 /// One family the page may hold, and where it comes from.
