@@ -125,6 +125,8 @@ mod exporter;
 mod http;
 mod install;
 mod names;
+#[cfg(feature = "tls")]
+mod pem;
 mod push;
 mod runtime;
 mod secret;

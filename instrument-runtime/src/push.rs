@@ -1,25 +1,27 @@
 //! Pushing the exposition to a Prometheus Pushgateway, for batch jobs that
 //! end before a scrape could reach them.
 //!
-//! Plain HTTP/1.1 over a `std::net::TcpStream`: the gateway usually runs next
-//! to Prometheus on a private network, and a TLS stack is a heavy dependency
-//! for one request.
+//! One `PUT` through ureq: one deadline for the whole push (resolving,
+//! connecting, the TLS handshake, sending and reading the answer), no
+//! redirects followed, and at most [`MAX_BODY`] bytes of a refusal read.
+//! `https://` and client certificates with the `tls` feature (rustls).
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::io::{self, Read};
+#[cfg(feature = "tls")]
+use std::path::PathBuf;
+use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
-use crate::Metrics;
+use crate::{Metrics, Secret};
 
 /// How long a push may take, connecting included, unless
 /// [`Push::timeout`] says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The most of a refusal's body that an error keeps.
+/// The most of a refusal's body that is read and kept in the error.
 const MAX_BODY: usize = 1024;
 
 impl Metrics {
@@ -87,17 +89,28 @@ pub struct Push {
     job: String,
     grouping: Vec<(String, String)>,
     timeout: Duration,
+    basic_auth: Option<(String, Secret)>,
+    #[cfg(feature = "tls")]
+    ca_file: Option<PathBuf>,
+    #[cfg(feature = "tls")]
+    client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl Push {
     /// A push of `job` to the gateway at `gateway` (`http://host:port`,
-    /// optionally with a path prefix; the scheme may be left out).
+    /// optionally with a path prefix; the scheme may be left out; with the
+    /// `tls` feature also `https://`).
     pub fn new(gateway: impl Into<String>, job: impl Into<String>) -> Push {
         Push {
             gateway: gateway.into(),
             job: job.into(),
             grouping: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            basic_auth: None,
+            #[cfg(feature = "tls")]
+            ca_file: None,
+            #[cfg(feature = "tls")]
+            client_cert: None,
         }
     }
 
@@ -109,10 +122,55 @@ impl Push {
         self
     }
 
-    /// How long the whole push may take: resolving, connecting, sending and
-    /// reading the answer. 10 s unless set.
+    /// How long the whole push may take: resolving, connecting, the TLS
+    /// handshake, sending and reading the answer. 10 s unless set. One
+    /// deadline, not one per step: a gateway that reads the page slowly
+    /// cannot keep the job waiting past it.
     pub fn timeout(mut self, timeout: Duration) -> Push {
         self.timeout = timeout;
+        self
+    }
+
+    /// Send HTTP basic credentials, as a gateway run with
+    /// `--web.config.file` and `basic_auth_users` requires. The password is
+    /// read when the push is sent; over plain `http://` it travels in clear
+    /// text, so use `https://` outside a private network.
+    ///
+    /// ```no_run
+    /// use instrument_runtime::{Push, Secret};
+    ///
+    /// let metrics = instrument_runtime::install()?;
+    /// Push::new("https://pushgateway.internal:9091", "invoice-run")
+    ///     .basic_auth("batch", Secret::from_file("/run/secrets/pushgateway_password"))
+    ///     .send(&metrics)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn basic_auth(mut self, username: impl Into<String>, password: Secret) -> Push {
+        self.basic_auth = Some((username.into(), password));
+        self
+    }
+
+    /// Trust the certificate authorities of this PEM file for an
+    /// `https://` gateway, instead of the Mozilla root store (for a
+    /// gateway with a certificate of the organisation's own CA). Read when
+    /// the push is sent.
+    #[cfg(feature = "tls")]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Push {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Present this client certificate (PEM chain and PEM private key) to
+    /// an `https://` gateway that requires one (`client_auth_type:
+    /// RequireAndVerifyClientCert` in its web config). Read when the push
+    /// is sent.
+    #[cfg(feature = "tls")]
+    pub fn client_cert(
+        mut self,
+        cert_file: impl Into<PathBuf>,
+        key_file: impl Into<PathBuf>,
+    ) -> Push {
+        self.client_cert = Some((cert_file.into(), key_file.into()));
         self
     }
 
@@ -124,30 +182,141 @@ impl Push {
     /// [`PushError::InvalidGateway`] or [`PushError::InvalidGrouping`], as
     /// [`send`](Push::send) would return them.
     pub fn url(&self) -> Result<String, PushError> {
-        let target = self.target()?;
-        Ok(format!("http://{}{}", target.authority, target.path))
+        self.target().map(|target| target.url)
     }
 
     /// Push every series of `metrics` (its [`render`](Metrics::render)).
     ///
     /// # Errors
     ///
-    /// A [`PushError`] naming the URL: an address or label that cannot be
-    /// used, a gateway that cannot be reached or does not answer within the
-    /// timeout, or an answer other than `2xx`, whose status and body the
-    /// error carries.
+    /// A [`PushError`] naming the URL: an address, label or credential that
+    /// cannot be used, a gateway that cannot be reached or does not take
+    /// the push within the timeout, or an answer other than `2xx`, whose
+    /// status and the start of whose body the error carries. A redirect is
+    /// an answer other than `2xx`: it is not followed.
     pub fn send(&self, metrics: &Metrics) -> Result<(), PushError> {
         let target = self.target()?;
-        let url = format!("http://{}{}", target.authority, target.path);
+        let authorization = self.authorization()?;
+        let agent = self.agent()?;
         let page = metrics.render();
-        match exchange(&target, page.as_bytes(), self.timeout) {
-            Ok(response) if (200..300).contains(&response.status) => Ok(()),
-            Ok(response) => Err(PushError::Rejected {
-                url,
-                status: response.status,
-                body: response.body,
-            }),
-            Err(source) => Err(PushError::Io { url, source }),
+        let mut request = agent
+            .put(&target.url)
+            .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        if let Some(authorization) = &authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let mut response = match request.send(page) {
+            Ok(response) => response,
+            Err(error) => {
+                return Err(PushError::Io {
+                    url: target.url,
+                    source: self.io_error(error),
+                })
+            }
+        };
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        // The gateway's reason, as far as it comes within the deadline and
+        // the cap; a reply that cannot be read still names the status.
+        let mut body = Vec::new();
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(MAX_BODY as u64 + 1)
+            .read_to_end(&mut body);
+        Err(PushError::Rejected {
+            url: target.url,
+            status,
+            body: printable(&body),
+        })
+    }
+
+    /// The `Authorization` header value, the password read now.
+    fn authorization(&self) -> Result<Option<String>, PushError> {
+        let Some((username, password)) = &self.basic_auth else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| PushError::InvalidSetting {
+            setting: "basic_auth",
+            reason,
+        };
+        if username.is_empty() {
+            return Err(invalid("the username is empty".to_owned()));
+        }
+        if username.contains(':') {
+            return Err(invalid(format!(
+                "the username {username:?} contains ':', which separates it from the password in basic credentials"
+            )));
+        }
+        let password = password.resolve("password").map_err(invalid)?;
+        Ok(Some(format!(
+            "Basic {}",
+            STANDARD.encode(format!("{username}:{password}"))
+        )))
+    }
+
+    /// A client for this one push.
+    fn agent(&self) -> Result<ureq::Agent, PushError> {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(self.timeout))
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(concat!("instrument-runtime/", env!("CARGO_PKG_VERSION")));
+        #[cfg(feature = "tls")]
+        let config = config.tls_config(self.tls_config()?);
+        Ok(config.build().into())
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_config(&self) -> Result<ureq::tls::TlsConfig, PushError> {
+        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+        let der = |certs: Vec<rustls_pki_types::CertificateDer<'static>>| {
+            certs
+                .into_iter()
+                .map(|cert| Certificate::from_der(&cert).to_owned())
+                .collect::<Vec<_>>()
+        };
+        let mut tls = TlsConfig::builder().provider(TlsProvider::Rustls);
+        if let Some(path) = &self.ca_file {
+            let roots =
+                crate::pem::certificates(path).map_err(|reason| PushError::InvalidSetting {
+                    setting: "ca_file",
+                    reason,
+                })?;
+            tls = tls.root_certs(RootCerts::new_with_certs(&der(roots)));
+        }
+        if let Some((cert_file, key_file)) = &self.client_cert {
+            let invalid = |reason| PushError::InvalidSetting {
+                setting: "client_cert",
+                reason,
+            };
+            let chain = crate::pem::certificates(cert_file).map_err(invalid)?;
+            // Checked with the messages of the listener's own keys, then
+            // handed to ureq as the PEM it takes.
+            let pem = crate::pem::read(key_file).map_err(invalid)?;
+            let origin = format!("the file {}", key_file.display());
+            crate::pem::private_key_in(&pem, &origin).map_err(invalid)?;
+            let key = PrivateKey::from_pem(&pem)
+                .map_err(|_| invalid(format!("{origin} is not a valid PEM private key")))?;
+            tls = tls.client_cert(Some(ClientCert::new_with_certs(&der(chain), key)));
+        }
+        Ok(tls.build())
+    }
+
+    /// The error of a push that got no answer, as the operating system's
+    /// kind where there is one.
+    fn io_error(&self, error: ureq::Error) -> io::Error {
+        match error {
+            ureq::Error::Timeout(_) => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the push did not finish within {:?}", self.timeout),
+            ),
+            ureq::Error::HostNotFound => {
+                io::Error::new(io::ErrorKind::NotFound, "the host name does not resolve")
+            }
+            error => error.into_io(),
         }
     }
 
@@ -157,15 +326,19 @@ impl Push {
             reason: reason.to_owned(),
         };
         let gateway = self.gateway.trim();
-        let rest = match gateway.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-                return Err(invalid(
-                    "https is not supported (no TLS); push over http:// on a private network, or through a local TLS proxy",
-                ))
+        let (scheme, rest) = match gateway.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+                if cfg!(feature = "tls") {
+                    ("https", rest)
+                } else {
+                    return Err(invalid(
+                        "https:// needs the `tls` feature of instrument-runtime",
+                    ));
+                }
             }
-            Some(_) => return Err(invalid("the scheme must be http://")),
-            None => gateway,
+            Some(_) => return Err(invalid("the scheme must be http:// or https://")),
+            None => ("http", gateway),
         };
         if rest.contains(['?', '#']) {
             return Err(invalid("a query or fragment is not allowed"));
@@ -175,9 +348,11 @@ impl Push {
             None => (rest, ""),
         };
         if authority.contains('@') {
-            return Err(invalid("credentials in the address are not supported"));
+            return Err(invalid(
+                "credentials in the address are not supported; use Push::basic_auth",
+            ));
         }
-        let (host, port) = split_host_port(authority).map_err(invalid)?;
+        check_host_port(authority).map_err(invalid)?;
 
         let mut path = prefix.trim_end_matches('/').to_owned();
         path.push_str("/metrics");
@@ -209,10 +384,7 @@ impl Push {
             push_segment(&mut path, name, value);
         }
         Ok(Target {
-            authority: authority.to_owned(),
-            host: host.to_owned(),
-            port,
-            path,
+            url: format!("{scheme}://{authority}{path}"),
         })
     }
 }
@@ -236,8 +408,18 @@ pub enum PushError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The gateway could not be reached, or did not answer within the
-    /// timeout.
+    /// A credential or certificate of the push cannot be used: the
+    /// password's [`Secret`] cannot be read, a PEM file cannot be read or
+    /// holds no certificate or key. The reason names the file or variable,
+    /// never a secret.
+    InvalidSetting {
+        /// The [`Push`] method that received the value, e.g. `"basic_auth"`.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The gateway could not be reached, or did not take the push within
+    /// the timeout (the TLS handshake failing included).
     Io {
         /// Where the push went.
         url: String,
@@ -250,7 +432,8 @@ pub enum PushError {
         url: String,
         /// The HTTP status code.
         status: u16,
-        /// The start of the answer's body: the gateway's reason.
+        /// The start of the answer's body, the gateway's reason: at most
+        /// 1 KiB, control characters escaped (`\n`, `\u{1b}`).
         body: String,
     },
 }
@@ -263,6 +446,9 @@ impl fmt::Display for PushError {
             }
             PushError::InvalidGrouping { label, reason } => {
                 write!(f, "invalid Pushgateway grouping label `{label}`: {reason}")
+            }
+            PushError::InvalidSetting { setting, reason } => {
+                write!(f, "invalid Pushgateway setting `{setting}`: {reason}")
             }
             PushError::Io { url, source } => {
                 write!(f, "pushing metrics to {url} failed: {source}")
@@ -293,24 +479,13 @@ impl std::error::Error for PushError {
 
 /// Where a push goes.
 struct Target {
-    /// `host:port` as given, for the `Host` header and messages.
-    authority: String,
-    /// The host to resolve, without IPv6 brackets.
-    host: String,
-    port: u16,
-    /// `/prefix/metrics/job/..`, already encoded.
-    path: String,
+    /// `scheme://authority/prefix/metrics/job/..`, already encoded.
+    url: String,
 }
 
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    body: String,
-}
-
-/// `host[:port]` or `[v6][:port]`; the port defaults to 80, as in any
-/// `http://` URL.
-fn split_host_port(authority: &str) -> Result<(&str, u16), &'static str> {
+/// Check `host[:port]` or `[v6][:port]`, so that a typo is named before any
+/// connection is tried.
+fn check_host_port(authority: &str) -> Result<(), &'static str> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, rest) = v6
             .split_once(']')
@@ -334,11 +509,31 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), &'static str> {
     if host.is_empty() {
         return Err("the host is missing");
     }
-    let port = match port {
-        None => 80,
-        Some(port) => port.parse().map_err(|_| "the port is not a number")?,
-    };
-    Ok((host, port))
+    if let Some(port) = port {
+        port.parse::<u16>()
+            .map_err(|_| "the port is not a number")?;
+    }
+    Ok(())
+}
+
+/// The start of a refusal's body as text fit for a log line: at most
+/// [`MAX_BODY`] bytes, trimmed, control characters escaped so that a
+/// gateway cannot forge lines in the job's log.
+fn printable(body: &[u8]) -> String {
+    let cut = body.len() > MAX_BODY;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]);
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if cut {
+        out.push_str("...");
+    }
+    out
 }
 
 /// Append `/name/value`, or `/name@base64/..` when the value cannot stand
@@ -366,162 +561,6 @@ fn push_segment(path: &mut String, name: &str, value: &str) {
             URL_SAFE.encode_string(value.as_bytes(), path);
         }
     }
-}
-
-/// One `PUT` on a fresh connection, within `timeout` overall.
-fn exchange(target: &Target, body: &[u8], timeout: Duration) -> io::Result<Response> {
-    let deadline = Instant::now() + timeout;
-    let remaining = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|left| !left.is_zero())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no answer within {timeout:?}"),
-                )
-            })
-    };
-    let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
-        .to_socket_addrs()?
-        .collect();
-    let mut last = io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{} resolves to no address", target.host),
-    );
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, remaining()?) {
-            Ok(connected) => {
-                stream = Some(connected);
-                break;
-            }
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                last = io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("connecting to {addr} took longer than {timeout:?}"),
-                );
-            }
-            Err(e) => last = e,
-        }
-    }
-    let mut stream = stream.ok_or(last)?;
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: instrument-runtime/{version}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
-        path = target.path,
-        host = target.authority,
-        version = env!("CARGO_PKG_VERSION"),
-        content_type = "text/plain; version=0.0.4; charset=utf-8",
-        length = body.len(),
-    );
-    stream.set_write_timeout(Some(remaining()?))?;
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()?;
-
-    let mut response = Vec::new();
-    let mut buffer = [0; 4096];
-    loop {
-        stream.set_read_timeout(Some(remaining()?))?;
-        match stream.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => response.extend_from_slice(&buffer[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no answer within {timeout:?}"),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-        if complete(&response) {
-            break;
-        }
-    }
-    parse_response(&response)
-}
-
-/// Whether `response` holds a whole answer with a `Content-Length`, so that
-/// a server keeping the connection open does not cost the timeout.
-fn complete(response: &[u8]) -> bool {
-    let Some(end) = find(response, b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&response[..end]);
-    head.lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .is_some_and(|length| response.len() >= end + 4 + length)
-}
-
-fn parse_response(response: &[u8]) -> io::Result<Response> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    if response.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the connection closed without an answer",
-        ));
-    }
-    let end = find(response, b"\r\n\r\n").ok_or_else(|| invalid("an incomplete HTTP answer"))?;
-    let head = String::from_utf8_lossy(&response[..end]);
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .filter(|line| line.starts_with("HTTP/"))
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid("not an HTTP answer"))?;
-    let chunked = lines.any(|line| {
-        line.split_once(':').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("transfer-encoding")
-                && value.trim().eq_ignore_ascii_case("chunked")
-        })
-    });
-    let raw = &response[end + 4..];
-    let body = if chunked { dechunk(raw) } else { raw.to_vec() };
-    let mut body = String::from_utf8_lossy(&body).trim().to_owned();
-    if body.len() > MAX_BODY {
-        let cut = (0..=MAX_BODY)
-            .rev()
-            .find(|&i| body.is_char_boundary(i))
-            .unwrap_or(0);
-        body.truncate(cut);
-        body.push_str("...");
-    }
-    Ok(Response { status, body })
-}
-
-/// The data of a chunked body, as far as it is well formed.
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Some(line_end) = find(raw, b"\r\n") {
-        let size = String::from_utf8_lossy(&raw[..line_end]);
-        let size = size.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size, 16) else {
-            break;
-        };
-        let data = &raw[line_end + 2..];
-        if size == 0 || data.len() < size {
-            body.extend_from_slice(&data[..size.min(data.len())]);
-            break;
-        }
-        body.extend_from_slice(&data[..size]);
-        raw = data[size..].strip_prefix(b"\r\n").unwrap_or(&data[size..]);
-    }
-    body
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -583,8 +622,13 @@ mod tests {
     fn unusable_addresses_and_labels_are_named() {
         let error = |push: Push| push.url().unwrap_err().to_string();
         assert_eq!(
+            error(Push::new("ftp://gw:9091", "x")),
+            r#"invalid Pushgateway address "ftp://gw:9091": the scheme must be http:// or https://"#
+        );
+        #[cfg(not(feature = "tls"))]
+        assert_eq!(
             error(Push::new("https://gw:9091", "x")),
-            r#"invalid Pushgateway address "https://gw:9091": https is not supported (no TLS); push over http:// on a private network, or through a local TLS proxy"#
+            r#"invalid Pushgateway address "https://gw:9091": https:// needs the `tls` feature of instrument-runtime"#
         );
         assert_eq!(
             error(Push::new("http://gw:port", "x")),
@@ -592,7 +636,7 @@ mod tests {
         );
         assert_eq!(
             error(Push::new("http://user:pw@gw:9091", "x")),
-            r#"invalid Pushgateway address "http://user:pw@gw:9091": credentials in the address are not supported"#
+            r#"invalid Pushgateway address "http://user:pw@gw:9091": credentials in the address are not supported; use Push::basic_auth"#
         );
         assert_eq!(
             error(Push::new("http://:9091", "x")),
@@ -621,24 +665,18 @@ mod tests {
     }
 
     #[test]
-    fn answers_are_parsed_with_or_without_chunks() {
-        let plain =
-            parse_response(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nnope\n").unwrap();
-        assert_eq!((plain.status, plain.body.as_str()), (400, "nope"));
-        let chunked = parse_response(
-            b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbad \r\n6;x=y\r\nthings\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((chunked.status, chunked.body.as_str()), (500, "bad things"));
-        assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"));
-        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nOK"));
+    fn refusals_are_cut_and_their_control_characters_escaped() {
+        assert_eq!(printable(b"  nope\n"), "nope");
         assert_eq!(
-            parse_response(b"").unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
+            printable(b"bad\nlevel=error msg=\"forged\"\x1b[2J"),
+            r#"bad\nlevel=error msg="forged"\u{1b}[2J"#
         );
-        assert_eq!(
-            parse_response(b"SSH-2.0\r\n\r\n").unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
+        let long = printable(&[b'x'; 5000]);
+        assert_eq!(long.len(), MAX_BODY + 3);
+        assert!(long.ends_with("..."));
+        // A multi-byte character cut at the cap is replaced, not split.
+        let mut cut = vec![b'a'; MAX_BODY - 1];
+        cut.extend("é and more".as_bytes());
+        assert!(printable(&cut).ends_with("a\u{fffd}..."));
     }
 }
