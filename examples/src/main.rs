@@ -10,7 +10,11 @@
 //! bearer token Prometheus must send, as `monitoring/prometheus.yml` shows),
 //! `METRICS_BACKEND` (default `store`, instrument-runtime's own;
 //! `metrics-exporter-prometheus` records into that exporter instead, with
-//! the same families on `/metrics/`).
+//! the same families on `/metrics/`), `METRICS_LISTEN` (unset: `/metrics/`
+//! only on `BIND`; set, e.g. `127.0.0.1:9100`: on a listener of its own
+//! too), `METRICS_WEB_CONFIG` (an exporter-toolkit `web-config.yml`: TLS
+//! and client certificates for that listener, bcrypt basic-auth users for
+//! `/metrics/`).
 
 mod cache;
 mod db;
@@ -59,6 +63,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .django_compat(django_compat);
     if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
         metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
+    }
+    if let Ok(addr) = std::env::var("METRICS_LISTEN") {
+        let addr = addr
+            .parse()
+            .map_err(|e| format!("METRICS_LISTEN={addr:?}: {e}"))?;
+        metrics = metrics.listen(addr);
+    }
+    if let Some(path) = std::env::var_os("METRICS_WEB_CONFIG") {
+        metrics = metrics.web_config_file(path);
     }
     match backend.as_str() {
         "store" => drop(metrics.install()?),

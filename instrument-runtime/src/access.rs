@@ -22,6 +22,9 @@ pub(crate) struct Access {
     networks: Vec<Network>,
     token: Option<Vec<u8>>,
     basic: Option<(Vec<u8>, Vec<u8>)>,
+    /// The web config's `basic_auth_users` and what it adds to each answer.
+    #[cfg(feature = "tls")]
+    pub(crate) web: crate::web_config::Resolved,
 }
 
 /// Why a scrape is refused.
@@ -34,6 +37,11 @@ pub(crate) enum Denied {
     NoPeer,
     /// Missing or wrong credentials: 401.
     Unauthorized,
+    /// Basic credentials for a user of the web config: right when the
+    /// password matches the user's bcrypt hash, which takes a verification
+    /// too slow to run inline ([`Access::verify`]).
+    #[cfg(feature = "tls")]
+    Verify(crate::web_config::Candidate),
 }
 
 impl Access {
@@ -79,6 +87,8 @@ impl Access {
             networks,
             token,
             basic,
+            #[cfg(feature = "tls")]
+            web: crate::web_config::Resolved::resolve(settings)?,
         })
     }
 
@@ -103,7 +113,7 @@ impl Access {
                 return Err(Denied::Outside(peer));
             }
         }
-        if self.token.is_none() && self.basic.is_none() {
+        if self.token.is_none() && self.basic.is_none() && !self.has_users() {
             return Ok(());
         }
         let (scheme, credentials) = authorization
@@ -114,8 +124,18 @@ impl Access {
                 .as_deref()
                 .is_some_and(|token| same(credentials, token).into())
         } else if scheme.eq_ignore_ascii_case(b"basic") {
+            let decoded = decode_base64(credentials);
+            #[cfg(feature = "tls")]
+            if let Some(decoded) = &decoded {
+                use crate::web_config::Lookup;
+                match self.web.lookup(decoded, self.basic.is_some()) {
+                    Lookup::NotMine => {}
+                    Lookup::Accepted => return Ok(()),
+                    Lookup::Verify(candidate) => return Err(Denied::Verify(candidate)),
+                }
+            }
             self.basic.as_ref().is_some_and(|(username, password)| {
-                let Some(decoded) = decode_base64(credentials) else {
+                let Some(decoded) = &decoded else {
                     return false;
                 };
                 let Some(colon) = decoded.iter().position(|&b| b == b':') else {
@@ -143,7 +163,7 @@ impl Access {
         if self.token.is_some() {
             schemes.push(r#"Bearer realm="metrics""#);
         }
-        if self.basic.is_some() {
+        if self.basic.is_some() || self.has_users() {
             schemes.push(r#"Basic realm="metrics""#);
         }
         schemes.join(", ")
@@ -151,11 +171,24 @@ impl Access {
 
     /// The schemes that a 401's body names: "a bearer token or basic credentials".
     pub(crate) fn wanted(&self) -> &'static str {
-        match (self.token.is_some(), self.basic.is_some()) {
+        match (
+            self.token.is_some(),
+            self.basic.is_some() || self.has_users(),
+        ) {
             (true, true) => "a bearer token or basic credentials",
             (true, false) => "a bearer token",
             _ => "basic credentials",
         }
+    }
+}
+
+impl Access {
+    /// Whether the web config has `basic_auth_users`.
+    fn has_users(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return !self.web.users.is_empty();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 }
 

@@ -13,10 +13,12 @@ const ROWS: &[&[&str]] = &[
     &["http", "db", "push"],
     &["runtime"],
     &["store", "access"],
+    &["web_config"],
     &["settings"],
+    &["tls"],
     &["diagnostics"],
     &["catalogue", "names"],
-    &["secret", "error"],
+    &["secret", "error", "pem"],
 ];
 
 /// The module of each item `lib.rs` re-exports under the crate root.
@@ -28,6 +30,9 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("StoreRecorder", "store"),
     ("OVERFLOW", "catalogue"),
     ("DEFAULT_BUCKETS", "catalogue"),
+    ("Tls", "tls"),
+    ("ClientAuth", "tls"),
+    ("TlsVersion", "tls"),
 ];
 
 fn row(module: &str) -> usize {

@@ -60,3 +60,23 @@ pub(crate) fn upkeep_not_started(error: &std::io::Error) {
         "cannot start the upkeep of metrics-exporter-prometheus: {error}; its histograms grow until scraped"
     );
 }
+
+/// The listener's certificate files changed and were read again.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_reloaded() {
+    tracing::info!(
+        target: TARGET,
+        "the /metrics/ listener's certificate files changed; new connections use them"
+    );
+}
+
+/// The listener's certificate files changed but cannot be used (said once
+/// per change); the certificate in use is kept.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_reload_failed(reason: &str) {
+    tracing::error!(
+        target: TARGET,
+        reason,
+        "the /metrics/ listener's changed certificate files cannot be used ({reason}); it keeps serving the previous certificate"
+    );
+}

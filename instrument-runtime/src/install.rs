@@ -207,7 +207,7 @@ pub(crate) fn family_buckets(settings: &Builder) -> Vec<(String, Vec<f64>)> {
 
 pub(crate) fn install_runtime(
     settings: Builder,
-    access: Access,
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut access: Access,
     target: Target,
 ) -> Result<(), Error> {
     if runtime::get().is_some() {
@@ -217,13 +217,30 @@ pub(crate) fn install_runtime(
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
     let listener = match settings.listen {
-        Some(addr) => Some(
-            std::net::TcpListener::bind(addr)
-                .and_then(|tcp| {
-                    crate::http::listener::Standalone::prepare(tcp, settings.listen_limits)
-                })
-                .map_err(|source| Error::Listen { addr, source })?,
-        ),
+        Some(addr) => {
+            #[cfg(feature = "tls")]
+            let tls = match access.web.tls.take() {
+                Some((tls, setting, origin)) => Some(std::sync::Arc::new(
+                    crate::tls::TlsServer::new(tls).map_err(|reason| Error::InvalidSetting {
+                        setting,
+                        reason: match origin {
+                            Some(path) => format!("{}: {reason}", path.display()),
+                            None => reason,
+                        },
+                    })?,
+                )),
+                None => None,
+            };
+            #[cfg(not(feature = "tls"))]
+            let tls = None;
+            Some(
+                std::net::TcpListener::bind(addr)
+                    .and_then(|tcp| {
+                        crate::http::listener::Standalone::prepare(tcp, settings.listen_limits, tls)
+                    })
+                    .map_err(|source| Error::Listen { addr, source })?,
+            )
+        }
         None => None,
     };
     let limits = settings.family_cardinality_limits.iter();

@@ -101,6 +101,17 @@
 //! `Builder::attach_prometheus`). Diagnostics are `tracing` events with the
 //! target `instrument_runtime`.
 //!
+//! # Features
+//!
+//! - `axum` (default): the HTTP layer, [`metrics_router`] and the
+//!   standalone listener ([`Builder::listen`]).
+//! - `tls`: TLS and client certificates on the standalone listener
+//!   (`Builder::listen_tls`), exporter-toolkit's `web-config.yml` with
+//!   bcrypt basic-auth users (`Builder::web_config_file`), and pushes to an
+//!   `https://` Pushgateway; rustls with the ring provider, no system
+//!   OpenSSL.
+//! - `metrics-exporter-prometheus`: that exporter as the backend.
+//!
 //! # Cost
 //!
 //! Each annotated function owns a `static` call site that resolves its
@@ -133,6 +144,10 @@ mod secret;
 mod settings;
 mod sites;
 mod store;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+mod web_config;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -149,6 +164,8 @@ pub use crate::runtime::{installed, Metrics};
 pub use crate::secret::Secret;
 pub use crate::settings::Builder;
 pub use crate::store::StoreRecorder;
+#[cfg(feature = "tls")]
+pub use crate::tls::{ClientAuth, Tls, TlsVersion};
 
 /// Count the calls of a function in `function_calls_total{function, module, result}`.
 ///

@@ -44,6 +44,10 @@ pub struct Builder {
     pub(crate) bearer_token: Option<Secret>,
     pub(crate) basic_auth: Option<(String, Secret)>,
     pub(crate) allow_networks: Vec<String>,
+    #[cfg(feature = "tls")]
+    pub(crate) listen_tls: Option<crate::Tls>,
+    #[cfg(feature = "tls")]
+    pub(crate) web_config_file: Option<std::path::PathBuf>,
     pub(crate) cardinality_limit: usize,
     pub(crate) family_cardinality_limits: Vec<(String, usize)>,
 }
@@ -69,6 +73,10 @@ impl Default for Builder {
             bearer_token: None,
             basic_auth: None,
             allow_networks: Vec::new(),
+            #[cfg(feature = "tls")]
+            listen_tls: None,
+            #[cfg(feature = "tls")]
+            web_config_file: None,
         }
     }
 }
@@ -267,6 +275,58 @@ impl Builder {
     /// `"allow_network"` at install.
     pub fn allow_network(mut self, network: impl Into<String>) -> Self {
         self.allow_networks.push(network.into());
+        self
+    }
+
+    /// Serve the standalone listener ([`listen`](Builder::listen)) over
+    /// TLS, optionally asking for client certificates (mTLS); see [`Tls`]
+    /// for an example. Needs the `tls` feature.
+    ///
+    /// [`Tls`]: crate::Tls
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(mut self, tls: crate::Tls) -> Self {
+        self.listen_tls = Some(tls);
+        self
+    }
+
+    /// Read exporter-toolkit's `web-config.yml`, the file node_exporter and
+    /// the other Prometheus exporters take with `--web.config.file`:
+    /// `tls_server_config` for the standalone listener's TLS and client
+    /// certificates, `basic_auth_users` (bcrypt hashes) for `/metrics/`
+    /// wherever it is served, `http_server_config.headers` and
+    /// `rate_limit`. Needs the `tls` feature.
+    ///
+    /// Read and checked at install: an unreadable file, an unknown field, a
+    /// value that cannot be used, a certificate that cannot be read or does
+    /// not match its key, or a bad bcrypt hash is an
+    /// [`Error::InvalidSetting`] for `"web_config_file"` naming the file
+    /// and the field (never a key or a hash), and nothing is installed.
+    /// Relative file names are taken from the file's directory. The
+    /// certificate files are read again when they change; the rest of the
+    /// file is read once.
+    ///
+    /// ```no_run
+    /// // web-config.yml:
+    /// //   tls_server_config:
+    /// //     cert_file: tls.crt
+    /// //     key_file: tls.key
+    /// //   basic_auth_users:
+    /// //     prometheus: $2y$10$...   # htpasswd -nbBC 10 "" "$PASSWORD" | tr -d ':\n'
+    /// instrument_runtime::Builder::new()
+    ///     .listen("0.0.0.0:9100".parse().unwrap())
+    ///     .web_config_file("/etc/billing/web-config.yml")
+    ///     .install()?;
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    ///
+    /// Fields exporter-toolkit has and this crate does not:
+    /// `client_allowed_sans` (an error when set), `max_version` `TLS10` and
+    /// `TLS11` (rustls speaks TLS 1.2 and 1.3), `curve_preferences`
+    /// `CurveP521`, and HTTP/2 (`http2` is accepted; the listener speaks
+    /// HTTP/1.1).
+    #[cfg(feature = "tls")]
+    pub fn web_config_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.web_config_file = Some(path.into());
         self
     }
 

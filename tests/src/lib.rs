@@ -18,6 +18,7 @@ pub mod readme {}
 mod dashboards;
 mod load;
 mod stack;
+pub mod tls;
 mod traffic;
 mod webhook;
 
@@ -26,8 +27,8 @@ pub use crate::dashboards::{
 };
 pub use crate::load::{Gate, Wrk, WrkReport};
 pub use crate::stack::{
-    prometheus_config, Alertmanager, Prometheus, Pushgateway, RawSeries, Sample, ScrapeJob, Server,
-    WAIT,
+    prometheus_config, ready_when_listening, Alertmanager, Prometheus, Pushgateway, RawSeries,
+    Ready, Sample, ScrapeJob, Server, WAIT,
 };
 pub use crate::traffic::{errors_and_slow_requests, StopOnDrop};
 pub use crate::webhook::Webhook;

@@ -32,8 +32,25 @@ pub struct Server {
     /// The executable and its arguments, to start it again.
     program: PathBuf,
     args: Vec<String>,
+    /// Whether the server at the address answers.
+    ready: Ready,
     // Dropped after the process is killed (fields drop after `drop` runs).
     dir: TempDir,
+}
+
+/// A check that a server at an address is ready.
+pub type Ready = std::sync::Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>;
+
+/// Ready when `GET /-/ready` answers 200, as the Prometheus servers do over
+/// plain HTTP.
+fn ready_endpoint(addr: SocketAddr) -> bool {
+    matches!(try_http(addr, "GET", "/-/ready", None, ""), Ok((200, _)))
+}
+
+/// Ready when the port takes connections: for a server whose every path
+/// needs TLS or credentials.
+pub fn ready_when_listening(addr: SocketAddr) -> bool {
+    std::net::TcpStream::connect(addr).is_ok()
 }
 
 impl Server {
@@ -47,12 +64,29 @@ impl Server {
         dir: TempDir,
         args: impl Fn(SocketAddr, &Path) -> Vec<String>,
     ) -> Server {
+        Server::start_checked(
+            name,
+            program,
+            dir,
+            args,
+            std::sync::Arc::new(ready_endpoint),
+        )
+    }
+
+    /// [`start`](Self::start), ready when `ready` says so.
+    pub fn start_checked(
+        name: &'static str,
+        program: &Path,
+        dir: TempDir,
+        args: impl Fn(SocketAddr, &Path) -> Vec<String>,
+        ready: Ready,
+    ) -> Server {
         let log = dir.path().join(format!("{name}.log"));
         for attempt in 1..=5 {
             let addr = free_addr();
             let args = args(addr, dir.path());
             File::create(&log).expect("creating the log file");
-            match spawn_ready(name, program, &args, dir.path(), &log, addr) {
+            match spawn_ready(name, program, &args, dir.path(), &log, addr, &ready) {
                 Ok(child) => {
                     return Server {
                         name,
@@ -61,6 +95,7 @@ impl Server {
                         log,
                         program: program.to_owned(),
                         args,
+                        ready,
                         dir,
                     }
                 }
@@ -84,6 +119,7 @@ impl Server {
             self.dir.path(),
             &self.log,
             self.addr,
+            &self.ready,
         ) {
             Ok(child) => self.child = child,
             Err(status) => panic!(
@@ -144,6 +180,7 @@ fn spawn_ready(
     dir: &Path,
     log: &Path,
     addr: SocketAddr,
+    ready: &Ready,
 ) -> Result<Child, std::process::ExitStatus> {
     let out = File::options()
         .append(true)
@@ -161,7 +198,7 @@ fn spawn_ready(
         .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
     let deadline = Instant::now() + READY;
     loop {
-        if let Ok((200, _)) = try_http(addr, "GET", "/-/ready", None, "") {
+        if ready(addr) {
             return Ok(child);
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -573,6 +610,26 @@ impl Pushgateway {
                     "--persistence.file=".to_owned(),
                 ]
             },
+        );
+        Pushgateway { server }
+    }
+
+    /// A gateway run with exporter-toolkit's `--web.config.file`: TLS,
+    /// client certificates and basic-auth users as the file says.
+    pub fn start_with_web_config(web_config: &Path) -> Pushgateway {
+        let web_config = web_config.display().to_string();
+        let server = Server::start_checked(
+            "pushgateway",
+            &tool("prometheus-pushgateway", "prometheus-pushgateway"),
+            TempDir::new("pushgateway"),
+            |addr, _| {
+                vec![
+                    format!("--web.listen-address={addr}"),
+                    "--persistence.file=".to_owned(),
+                    format!("--web.config.file={web_config}"),
+                ]
+            },
+            std::sync::Arc::new(ready_when_listening),
         );
         Pushgateway { server }
     }

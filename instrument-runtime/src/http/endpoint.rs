@@ -44,11 +44,42 @@ pub async fn metrics_handler(request: Request) -> Response {
         )
             .into_response();
     };
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.as_bytes());
-    match runtime.access.check(peer(&request), authorization) {
+    // Taken out before any await: a body is not `Sync`, so the future may
+    // not hold a reference to the request.
+    let peer = peer(&request);
+    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+    drop(request);
+    let answer = answer(runtime, peer, authorization.as_ref().map(|v| v.as_bytes())).await;
+    #[cfg(feature = "tls")]
+    let answer = with_headers(answer, &runtime.access.web.headers);
+    answer
+}
+
+async fn answer(
+    runtime: &'static crate::runtime::Runtime,
+    peer: Option<IpAddr>,
+    authorization: Option<&[u8]>,
+) -> Response {
+    #[cfg(feature = "tls")]
+    if !runtime.access.web.allow() {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "429 Too Many Requests: the rate limit of /metrics/ is reached\n",
+        )
+            .into_response();
+    }
+    let checked = match runtime.access.check(peer, authorization) {
+        #[cfg(feature = "tls")]
+        Err(Denied::Verify(candidate)) => {
+            if runtime.access.web.verify(candidate).await {
+                Ok(())
+            } else {
+                Err(Denied::Unauthorized)
+            }
+        }
+        checked => checked,
+    };
+    match checked {
         Ok(()) => match runtime.metrics.clone() {
             Some(metrics) => render(metrics).await,
             None => (
@@ -60,6 +91,20 @@ pub async fn metrics_handler(request: Request) -> Response {
         },
         Err(denied) => refuse(denied, &runtime.access),
     }
+}
+
+/// The web config's `http_server_config.headers`, on every answer.
+#[cfg(feature = "tls")]
+fn with_headers(mut response: Response, headers: &[(String, String)]) -> Response {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::try_from(name.as_str()),
+            header::HeaderValue::try_from(value.as_str()),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// The client's address, as `axum::serve` passes it with connect info.
@@ -78,6 +123,8 @@ fn peer(request: &Request) -> Option<IpAddr> {
 /// A short text answer, with nothing of the metrics in it.
 fn refuse(denied: Denied, access: &Access) -> Response {
     match denied {
+        #[cfg(feature = "tls")]
+        Denied::Verify(_) => refuse(Denied::Unauthorized, access),
         Denied::Unauthorized => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, access.challenge())],

@@ -14,6 +14,9 @@
 //! - A write that makes no progress for [`Limits::write_timeout`] (a client
 //!   that stops reading its response) closes the connection, as nginx's
 //!   `send_timeout` does.
+//! - With TLS, the handshake runs on the connection's own task and must end
+//!   within [`Limits::timeout`]; a failed one (no client certificate where
+//!   one is required, a wrong CA) closes that connection only.
 
 use std::future::Future;
 use std::io;
@@ -39,17 +42,29 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_
 /// The shortest interval between two reports of accept errors.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
 
+/// The listener's TLS, when it has one.
+#[cfg(feature = "tls")]
+pub(crate) type TlsServer = crate::tls::TlsServer;
+/// Without the `tls` feature there is none to have.
+#[cfg(not(feature = "tls"))]
+pub(crate) enum TlsServer {}
+
 /// The listener, bound and with its runtime built, ready to be spawned.
 pub(crate) struct Standalone {
     listener: TcpListener,
     runtime: tokio::runtime::Runtime,
     limits: Limits,
+    tls: Option<Arc<TlsServer>>,
 }
 
 impl Standalone {
     /// Everything that can fail, done before `install()` puts the recorder
     /// in place: the listener made non-blocking and its runtime built.
-    pub(crate) fn prepare(listener: std::net::TcpListener, limits: Limits) -> io::Result<Self> {
+    pub(crate) fn prepare(
+        listener: std::net::TcpListener,
+        limits: Limits,
+        tls: Option<Arc<TlsServer>>,
+    ) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -63,6 +78,7 @@ impl Standalone {
             listener,
             runtime,
             limits,
+            tls,
         })
     }
 
@@ -72,16 +88,17 @@ impl Standalone {
             listener,
             runtime,
             limits,
+            tls,
         } = self;
         std::thread::Builder::new()
             .name("instrument-metrics".into())
-            .spawn(move || runtime.block_on(serve(listener, limits)))
+            .spawn(move || runtime.block_on(serve(listener, limits, tls)))
             .map(drop)
     }
 }
 
 /// Accept and serve connections; never returns.
-async fn serve(listener: TcpListener, limits: Limits) {
+async fn serve(listener: TcpListener, limits: Limits, tls: Option<Arc<TlsServer>>) {
     let router = crate::http::endpoint::metrics_router::<()>();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -121,14 +138,29 @@ async fn serve(listener: TcpListener, limits: Limits) {
             let mut router: Router = router.clone();
             router.call(request)
         });
-        let connection = http.serve_connection(
-            TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
-            service,
-        );
+        let stream = WriteDeadline::new(stream, limits.write_timeout);
+        let http = http.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            // A client that sends garbage or goes silent ends here; the
-            // error is the client's, there is nothing to report.
-            let _ = connection.await;
+            // A client that sends garbage, fails its handshake or goes
+            // silent ends here; the error is the client's, there is nothing
+            // to report.
+            match tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+                #[cfg(feature = "tls")]
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.timeout, acceptor.accept(stream)).await
+                    {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match *never {},
+            }
             drop(slot);
         });
     }

@@ -233,3 +233,81 @@ fn a_secret_is_never_shown() {
         assert_eq!(debug, r#"Secret::from_env("METRICS_TOKEN")"#);
     });
 }
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_without_the_listener_or_with_two_sources_is_refused() {
+    use instrument_runtime::{ClientAuth, Tls};
+    common::isolated(|| {
+        let dir = std::env::temp_dir().join(format!("protection-invalid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let (setting, reason) = refused(Builder::new().listen_tls(Tls::new("a.crt", "a.key")));
+        assert_eq!(setting, "listen_tls");
+        assert!(
+            reason.starts_with("TLS is served by the standalone listener: set Builder::listen too"),
+            "{reason}"
+        );
+
+        let web = dir.join("web-config.yml");
+        std::fs::write(
+            &web,
+            "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n",
+        )
+        .expect("writing");
+        let listen = "127.0.0.1:0".parse().expect("an address");
+        let (setting, reason) = refused(
+            Builder::new()
+                .listen(listen)
+                .web_config_file(&web)
+                .listen_tls(Tls::new("a.crt", "a.key")),
+        );
+        assert_eq!(setting, "web_config_file");
+        assert_eq!(
+            reason,
+            format!(
+                "{} sets tls_server_config and Builder::listen_tls is set too; keep one",
+                web.display()
+            )
+        );
+
+        // Files that do not exist, named; a verifying client auth without
+        // a CA, explained.
+        let (setting, reason) = refused(
+            Builder::new()
+                .listen(listen)
+                .listen_tls(Tls::new(dir.join("a.crt"), dir.join("a.key"))),
+        );
+        assert_eq!(setting, "listen_tls");
+        let missing = dir.join("a.crt");
+        assert!(
+            reason.starts_with(&format!(
+                "cert_file: the file {} cannot be read: ",
+                missing.display()
+            )),
+            "{reason}"
+        );
+        let (setting, reason) = refused(Builder::new().listen(listen).listen_tls(
+            Tls::new("a.crt", "a.key").client_auth(ClientAuth::VerifyClientCertIfGiven),
+        ));
+        assert_eq!(
+            (setting, reason.as_str()),
+            (
+                "listen_tls",
+                "client_auth_type VerifyClientCertIfGiven needs client_ca_file, the CAs to verify client certificates against"
+            )
+        );
+
+        std::fs::write(&web, "basic_auth_users:\n  prometheus: $2y$04$short\n").expect("writing");
+        let (setting, reason) = refused(Builder::new().web_config_file(&web));
+        assert_eq!(setting, "web_config_file");
+        assert!(
+            reason.starts_with(&format!(
+                "{}: basic_auth_users.prometheus: not a bcrypt hash",
+                web.display()
+            )),
+            "{reason}"
+        );
+        assert!(!reason.contains("short"), "{reason}");
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
