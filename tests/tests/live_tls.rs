@@ -358,3 +358,43 @@ fn the_pushgateway_takes_the_same_web_config_and_a_push_over_https() {
         "{error}"
     );
 }
+
+#[test]
+fn a_client_that_never_finishes_its_handshake_is_closed_within_the_timeout() {
+    use std::io::{Read, Write};
+    let setup = Setup::new();
+    let listen = free_addr();
+    let _service = Service::start(&[
+        ("METRICS_LISTEN", &listen.to_string()),
+        (
+            "METRICS_WEB_CONFIG",
+            &setup.web_config.display().to_string(),
+        ),
+    ]);
+    let started = std::time::Instant::now();
+    // Silent, and half a ClientHello.
+    let mut silent = std::net::TcpStream::connect(listen).expect("connecting");
+    let mut half = std::net::TcpStream::connect(listen).expect("connecting");
+    half.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .expect("writing");
+    // Meanwhile a scrape is served.
+    let client = https_client(setup.server_ca.pem(), Some(&setup.client));
+    let url = format!("https://{listen}/metrics/");
+    let (status, _) = https_get(&client, &url, Some(("prometheus", PASSWORD))).expect("a scrape");
+    assert_eq!(status, 200);
+    for stream in [&mut silent, &mut half] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("a read timeout");
+        let mut buffer = [0; 64];
+        // Closed by the listener: end of stream, or a reset.
+        let closed = matches!(stream.read(&mut buffer), Ok(0) | Err(_));
+        assert!(closed, "the connection stayed open");
+    }
+    let waited = started.elapsed();
+    // The listener's header-read timeout, 10 s by default, bounds the handshake.
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
+        "{waited:?}"
+    );
+}

@@ -31,6 +31,8 @@ mod protection_bearer;
 mod protection_bearer_file;
 mod protection_combined;
 mod protection_invalid;
+#[cfg(feature = "tls")]
+mod protection_web_config;
 mod push;
 mod recorders;
 mod settings;
