@@ -24,6 +24,7 @@ type Shared = State<Arc<AppState>>;
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/", get(index))
         .route("/users", get(list_users).post(create_user))
         .route(
             "/users/{id}",
@@ -40,6 +41,86 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(instrument_runtime::metrics_router())
         .layer(instrument_runtime::HttpMetricsLayer::new())
         .with_state(state)
+}
+
+/// Every route: method, path, what it does, and a `curl` line to try it
+/// against the default `BIND`. `GET /` answers this table; the README
+/// shows the same one.
+pub(crate) const ROUTES: &[(&str, &str, &str, &str)] = &[
+    ("GET", "/", "this index", "curl localhost:8000/"),
+    ("GET", "/users", "every user", "curl localhost:8000/users"),
+    (
+        "POST",
+        "/users",
+        "create a user: JSON name, email; 409 when the e-mail is taken",
+        r#"curl -X POST localhost:8000/users -H 'content-type: application/json' -d '{"name":"Ada","email":"ada@example.com"}'"#,
+    ),
+    (
+        "GET",
+        "/users/{id}",
+        "one user, through the read-through cache (django_cache_hits_total, django_cache_misses_total)",
+        "curl localhost:8000/users/1",
+    ),
+    (
+        "PUT",
+        "/users/{id}",
+        "replace a user: JSON name, email",
+        r#"curl -X PUT localhost:8000/users/1 -H 'content-type: application/json' -d '{"name":"Ada L.","email":"ada@example.com"}'"#,
+    ),
+    ("DELETE", "/users/{id}", "delete a user", "curl -X DELETE localhost:8000/users/1"),
+    ("GET", "/orders", "every order", "curl localhost:8000/orders"),
+    (
+        "POST",
+        "/orders",
+        "create an order: JSON user_id, item, quantity",
+        r#"curl -X POST localhost:8000/orders -H 'content-type: application/json' -d '{"user_id":1,"item":"book","quantity":2}'"#,
+    ),
+    ("GET", "/orders/{id}", "one order", "curl localhost:8000/orders/1"),
+    (
+        "PUT",
+        "/orders/{id}",
+        "replace an order: JSON user_id, item, quantity",
+        r#"curl -X PUT localhost:8000/orders/1 -H 'content-type: application/json' -d '{"user_id":1,"item":"book","quantity":3}'"#,
+    ),
+    ("DELETE", "/orders/{id}", "delete an order", "curl -X DELETE localhost:8000/orders/1"),
+    (
+        "GET",
+        "/api/{endpoint}",
+        "any endpoint name, counted in api_requests_total{endpoint}",
+        "curl localhost:8000/api/status",
+    ),
+    (
+        "GET",
+        "/fail",
+        "always 500: traffic for the error-rate alert",
+        "curl localhost:8000/fail",
+    ),
+    (
+        "GET",
+        "/slow",
+        "answers after SLOW_MS (600 ms): traffic for the latency alert",
+        "curl localhost:8000/slow",
+    ),
+    (
+        "GET",
+        "/metrics/",
+        "the Prometheus exposition",
+        "curl localhost:8000/metrics/",
+    ),
+];
+
+/// The route index, as JSON.
+async fn index() -> Json<serde_json::Value> {
+    let routes: Vec<_> = ROUTES
+        .iter()
+        .map(|(method, path, what, example)| {
+            serde_json::json!({ "method": method, "path": path, "what": what, "example": example })
+        })
+        .collect();
+    Json(serde_json::json!({
+        "service": "example-service: users and orders on SQLite, instrumented with instrument-runtime",
+        "routes": routes,
+    }))
 }
 
 /// What a handler can fail with.

@@ -96,11 +96,18 @@ impl Access {
     /// may read the metrics. The allow-list is checked first (when there is
     /// one), then the credentials (when any are configured): a valid bearer
     /// token or valid basic credentials.
+    #[cfg(test)]
     pub(crate) fn check(
         &self,
         peer: Option<IpAddr>,
         authorization: Option<&[u8]>,
     ) -> Result<(), Denied> {
+        self.check_peer(peer)?;
+        self.check_credentials(authorization)
+    }
+
+    /// The allow-list alone.
+    pub(crate) fn check_peer(&self, peer: Option<IpAddr>) -> Result<(), Denied> {
         if !self.networks.is_empty() {
             let peer = peer.ok_or(Denied::NoPeer)?;
             // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`.
@@ -113,6 +120,11 @@ impl Access {
                 return Err(Denied::Outside(peer));
             }
         }
+        Ok(())
+    }
+
+    /// The credentials alone.
+    pub(crate) fn check_credentials(&self, authorization: Option<&[u8]>) -> Result<(), Denied> {
         if self.token.is_none() && self.basic.is_none() && !self.has_users() {
             return Ok(());
         }
@@ -125,16 +137,7 @@ impl Access {
                 .is_some_and(|token| same(credentials, token).into())
         } else if scheme.eq_ignore_ascii_case(b"basic") {
             let decoded = decode_base64(credentials);
-            #[cfg(feature = "tls")]
-            if let Some(decoded) = &decoded {
-                use crate::web_config::Lookup;
-                match self.web.lookup(decoded, self.basic.is_some()) {
-                    Lookup::NotMine => {}
-                    Lookup::Accepted => return Ok(()),
-                    Lookup::Verify(candidate) => return Err(Denied::Verify(candidate)),
-                }
-            }
-            self.basic.as_ref().is_some_and(|(username, password)| {
+            let builder_user = self.basic.as_ref().is_some_and(|(username, password)| {
                 let Some(decoded) = &decoded else {
                     return false;
                 };
@@ -145,7 +148,19 @@ impl Access {
                 // Both compared whatever the first gives: a wrong username
                 // takes as long as a wrong password.
                 (same(user, username) & same(pass, password)).into()
-            })
+            });
+            // Not `Builder::basic_auth`'s user: the web config's users
+            // decide, a bcrypt verification (against a decoy for an unknown
+            // name) whatever the name, so the time tells no name apart.
+            #[cfg(feature = "tls")]
+            if !builder_user && self.has_users() {
+                use crate::web_config::Lookup;
+                return match self.web.lookup(decoded.as_deref().unwrap_or_default()) {
+                    Lookup::Accepted => Ok(()),
+                    Lookup::Verify(candidate) => Err(Denied::Verify(candidate)),
+                };
+            }
+            builder_user
         } else {
             false
         };

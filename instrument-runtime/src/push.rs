@@ -262,6 +262,9 @@ impl Push {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
             .max_redirects(0)
+            // Straight to the gateway, as Prometheus's own clients push:
+            // an `HTTP_PROXY` of the environment would see the credentials.
+            .proxy(None)
             .http_status_as_error(false)
             .user_agent(concat!("instrument-runtime/", env!("CARGO_PKG_VERSION")));
         #[cfg(feature = "tls")]

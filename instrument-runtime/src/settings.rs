@@ -319,11 +319,13 @@ impl Builder {
     /// # Ok::<(), instrument_runtime::Error>(())
     /// ```
     ///
-    /// Fields exporter-toolkit has and this crate does not:
-    /// `client_allowed_sans` (an error when set), `max_version` `TLS10` and
-    /// `TLS11` (rustls speaks TLS 1.2 and 1.3), `curve_preferences`
-    /// `CurveP521`, and HTTP/2 (`http2` is accepted; the listener speaks
-    /// HTTP/1.1).
+    /// What exporter-toolkit takes and this crate does not (each an error
+    /// naming it): `client_allowed_sans`, a `max_version` below TLS 1.2
+    /// (rustls speaks 1.2 and 1.3; a `min_version` of `TLS10` or `TLS11` is
+    /// met by 1.2), CBC `cipher_suites`, `curve_preferences` `CurveP521`,
+    /// and a verifying `client_auth_type` without `client_ca_file` (Go
+    /// would use the system roots). `http2` is accepted; the listener
+    /// speaks HTTP/1.1.
     #[cfg(feature = "tls")]
     pub fn web_config_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.web_config_file = Some(path.into());

@@ -225,13 +225,15 @@ impl Tls {
 
         let auth = self.effective_client_auth();
         let roots = match &self.client_ca {
+            Some(_) if auth == ClientAuth::NoClientCert => {
+                return Err(
+                    "a client CA is set but client_auth_type is NoClientCert; use VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+                        .to_owned(),
+                )
+            }
+            // Asked for and not verified, as in Go: the CA is not used.
+            Some(_) if !auth.verifies() => None,
             Some(ca) => {
-                if !auth.verifies() {
-                    return Err(format!(
-                        "a client CA is set but client_auth_type is {}; use VerifyClientCertIfGiven or RequireAndVerifyClientCert",
-                        auth.name()
-                    ));
-                }
                 let mut roots = RootCertStore::empty();
                 for cert in certificates(ca, "client_ca_file", "client_ca")? {
                     roots
@@ -293,6 +295,15 @@ impl Tls {
                 .copied()
                 .collect();
             for name in &self.cipher_suites {
+                // Go takes TLS 1.3 names and ignores them (its TLS 1.3
+                // suites cannot be chosen); so does this.
+                let tls13 = provider
+                    .cipher_suites
+                    .iter()
+                    .any(|suite| !tls12(suite) && suite_name(suite) == Some(name.as_str()));
+                if tls13 {
+                    continue;
+                }
                 let found = provider.cipher_suites.iter().find(|suite| {
                     tls12(suite) && suite_name(suite).is_some_and(|known| known == *name)
                 });

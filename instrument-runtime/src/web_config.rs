@@ -42,8 +42,6 @@ const VERIFIED: usize = 64;
 
 /// What the web config's users make of basic credentials.
 pub(crate) enum Lookup {
-    /// Not a user of the web config.
-    NotMine,
     /// Verified before.
     Accepted,
     /// To be verified against its bcrypt hash.
@@ -73,8 +71,40 @@ impl PartialEq for Candidate {
 }
 
 /// One bcrypt verification at a time: each takes tens of milliseconds of
-/// CPU, and unauthenticated clients choose how many they ask for.
+/// CPU, and unauthenticated clients choose how many they ask for. The
+/// permit is held by the verification itself, so a client that hangs up
+/// does not free it early.
 static BCRYPT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The most verifications waiting or running; past it a request with
+/// unverified credentials is refused at once (401) rather than queued.
+const MAX_PENDING: usize = 32;
+
+/// Verifications waiting or running.
+static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of [`PENDING`], given back when dropped.
+struct Pending;
+
+impl Pending {
+    fn take() -> Option<Pending> {
+        use std::sync::atomic::Ordering::AcqRel;
+        if PENDING.fetch_add(1, AcqRel) >= MAX_PENDING {
+            PENDING.fetch_sub(1, AcqRel);
+            return None;
+        }
+        Some(Pending)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        PENDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The bcrypt costs exporter-toolkit accepts (Go's `bcrypt.Cost`).
+const COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
 impl Resolved {
     /// Read the web config and check the TLS settings against the rest.
@@ -99,11 +129,24 @@ impl Resolved {
                 }
                 tls = Some((file_tls, "web_config_file", Some(path.clone())));
             }
-            if let Some((_, hash)) = config.users.first() {
-                let cost = hash
-                    .parse::<bcrypt::HashParts>()
-                    .map(|parts| parts.get_cost())
-                    .unwrap_or(bcrypt::DEFAULT_COST);
+            if let Some((builder_user, _)) = &settings.basic_auth {
+                if config.users.iter().any(|(user, _)| user == builder_user) {
+                    return Err(invalid(format!(
+                        "{}: basic_auth_users.{builder_user}: also the username of Builder::basic_auth; keep one",
+                        path.display()
+                    )));
+                }
+            }
+            // The decoy costs what the costliest user does: with one cost
+            // for all (as htpasswd writes them), an unknown name takes as
+            // long as a known one.
+            let cost = config
+                .users
+                .iter()
+                .filter_map(|(_, hash)| hash.parse::<bcrypt::HashParts>().ok())
+                .map(|parts| parts.get_cost())
+                .max();
+            if let Some(cost) = cost {
                 resolved.decoy = bcrypt::hash("a password nobody has", cost)
                     .map_err(|error| invalid(format!("cannot compute a bcrypt hash: {error}")))?;
             }
@@ -134,25 +177,20 @@ impl Resolved {
         Ok(resolved)
     }
 
-    /// What the users make of decoded basic credentials `user:password`.
-    pub(crate) fn lookup(&self, decoded: &[u8], other_basic: bool) -> Lookup {
-        if self.users.is_empty() {
-            return Lookup::NotMine;
-        }
-        let Some(colon) = decoded.iter().position(|&b| b == b':') else {
-            return Lookup::NotMine;
+    /// What the users make of decoded basic credentials `user:password`
+    /// (anything else is verified against the decoy, and fails).
+    pub(crate) fn lookup(&self, decoded: &[u8]) -> Lookup {
+        let colon = decoded.iter().position(|&b| b == b':');
+        let (user, password) = match colon {
+            Some(colon) => (&decoded[..colon], &decoded[colon + 1..]),
+            None => (&[][..], decoded),
         };
-        let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
         // Every name compared, so the time does not tell which matched.
         let mut found = None;
         for (index, (name, _)) in self.users.iter().enumerate() {
             if bool::from(name.ct_eq(user)) {
                 found = Some(index);
             }
-        }
-        if found.is_none() && other_basic {
-            // Maybe the user of `Builder::basic_auth`.
-            return Lookup::NotMine;
         }
         if let Some(index) = found {
             let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
@@ -175,7 +213,10 @@ impl Resolved {
     /// Whether the candidate's password matches its user's hash; run on
     /// tokio's blocking pool, one at a time.
     pub(crate) async fn verify(&'static self, candidate: Candidate) -> bool {
-        let Ok(_permit) = BCRYPT.acquire().await else {
+        let Some(pending) = Pending::take() else {
+            return false;
+        };
+        let Ok(permit) = BCRYPT.acquire().await else {
             return false;
         };
         let hash = match candidate.user {
@@ -183,10 +224,13 @@ impl Resolved {
             None => self.decoy.clone(),
         };
         let password = candidate.password.clone();
-        let matched =
-            tokio::task::spawn_blocking(move || bcrypt::verify(&password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false);
+        let matched = tokio::task::spawn_blocking(move || {
+            let matched = bcrypt::verify(&password, &hash).unwrap_or(false);
+            drop((permit, pending));
+            matched
+        })
+        .await
+        .unwrap_or(false);
         let Some(index) = candidate.user.filter(|_| matched) else {
             return false;
         };
@@ -474,10 +518,20 @@ fn basic_auth_users(value: &Yaml) -> Result<Vec<(String, String)>, String> {
             text(hash, &field)?.ok_or_else(|| format!("{field}: the bcrypt hash is missing"))?;
         // Checked the way exporter-toolkit checks it (`bcrypt.Cost`): the
         // hash must parse; its value is never shown.
-        if hash.parse::<bcrypt::HashParts>().is_err() {
+        let parts = hash.parse::<bcrypt::HashParts>();
+        if parts.is_err() {
             return Err(format!(
                 "{field}: not a bcrypt hash (`$2y$<cost>$<53 characters>`, as `htpasswd -nbBC 10 \"\" \"$PASSWORD\" | tr -d ':\\n'` prints)"
             ));
+        }
+        if let Ok(cost) = parts.map(|parts| parts.get_cost()) {
+            if !COSTS.contains(&cost) {
+                return Err(format!(
+                    "{field}: the bcrypt cost {cost} is outside {}..={}",
+                    COSTS.start(),
+                    COSTS.end()
+                ));
+            }
         }
         users.push((username.to_owned(), hash));
     }
@@ -499,8 +553,18 @@ fn rate_limit(value: &Yaml) -> Result<Option<(u32, Duration)>, String> {
                 }
             }
             "interval" => {
-                let text = text(value, &field)?.unwrap_or_default();
-                interval = go_duration(&text).map_err(|reason| format!("{field}: {reason}"))?;
+                interval = match value {
+                    // A bare number is nanoseconds, as Go's YAML reads a
+                    // `time.Duration`.
+                    Yaml::Integer(nanos) => Duration::from_nanos(
+                        u64::try_from(*nanos)
+                            .map_err(|_| format!("{field}: {nanos} is negative"))?,
+                    ),
+                    _ => {
+                        let text = text(value, &field)?.unwrap_or_default();
+                        go_duration(&text).map_err(|reason| format!("{field}: {reason}"))?
+                    }
+                }
             }
             _ => return Err(unknown(key, SECTION, &["burst", "interval"])),
         }
@@ -724,6 +788,20 @@ mod tests {
         let message = error(&format!("tls_server_config:\n  key: \"{key}\n  cert: [\n"));
         assert!(message.starts_with("not YAML: "), "{message}");
         assert!(!message.contains("c2VjcmV0"), "{message}");
+    }
+
+    #[test]
+    fn bcrypt_costs_outside_go_s_range_and_bare_nanoseconds() {
+        let hash = |cost: &str| {
+            format!("$2y${cost}$Rc/2hG0S7D0nfn0AhSHDbO0WCvsFZ8sJMQl1b09xVsPCF4YYiBtKm")
+        };
+        assert_eq!(
+            parse(&format!("basic_auth_users:\n  a: \"{}\"\n", hash("03"))).unwrap_err(),
+            "basic_auth_users.a: the bcrypt cost 3 is outside 4..=31"
+        );
+        assert!(parse(&format!("basic_auth_users:\n  a: \"{}\"\n", hash("31"))).is_ok());
+        let config = parse("rate_limit:\n  burst: 1\n  interval: 1500000000\n").unwrap();
+        assert_eq!(config.rate_limit, Some((1, Duration::from_millis(1500))));
     }
 
     #[test]

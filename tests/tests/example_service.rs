@@ -263,3 +263,40 @@ fn promtool_accepts_the_page_with_the_django_profile() {
     assert_eq!(status.code(), Some(3), "{findings:?}\n{page}");
     assert_eq!(findings, [FIXED_BY_THE_DOCUMENT], "{page}");
 }
+
+#[test]
+fn the_index_lists_every_route_as_the_readme_does() {
+    let service = Service::start(&[]);
+    let (status, body) = service.request("GET", "/", None);
+    assert_eq!(status, 200, "{body}");
+    let index: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let routes = index["routes"].as_array().expect("a list of routes");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("the README");
+    let field =
+        |route: &serde_json::Value, name: &str| route[name].as_str().unwrap_or_default().to_owned();
+    for route in routes {
+        let row = format!(
+            "| {} | `{}` | {} | `{}` |",
+            field(route, "method"),
+            field(route, "path"),
+            field(route, "what"),
+            field(route, "example")
+        );
+        assert!(readme.contains(&row), "the README lacks the row {row}");
+    }
+    assert_eq!(
+        readme.matches("| GET | `/").count()
+            + readme.matches("| POST | `/").count()
+            + readme.matches("| PUT | `/").count()
+            + readme.matches("| DELETE | `/").count(),
+        routes.len()
+    );
+    // Every GET route without a parameter answers (the others need data).
+    for route in routes {
+        let path = field(route, "path");
+        if field(route, "method") == "GET" && !path.contains('{') && path != "/fail" {
+            assert_eq!(service.request("GET", &path, None).0, 200, "{path}");
+        }
+    }
+}

@@ -60,6 +60,10 @@ async fn answer(
     peer: Option<IpAddr>,
     authorization: Option<&[u8]>,
 ) -> Response {
+    // The allow-list first: clients outside it spend no rate-limit token.
+    if let Err(denied) = runtime.access.check_peer(peer) {
+        return refuse(denied, &runtime.access);
+    }
     #[cfg(feature = "tls")]
     if !runtime.access.web.allow() {
         return (
@@ -68,7 +72,7 @@ async fn answer(
         )
             .into_response();
     }
-    let checked = match runtime.access.check(peer, authorization) {
+    let checked = match runtime.access.check_credentials(authorization) {
         #[cfg(feature = "tls")]
         Err(Denied::Verify(candidate)) => {
             if runtime.access.web.verify(candidate).await {

@@ -17,6 +17,10 @@ const WRONG: &str = "Basic cHJvbWV0aGV1czp3cm9uZw==";
 const UNKNOWN: &str = "Basic bm9ib2R5OnMzY3JldA==";
 
 fn installed(extra: &str) -> &'static Setup {
+    installed_with(extra, Builder::new())
+}
+
+fn installed_with(extra: &str, builder: Builder) -> &'static Setup {
     let extra = extra.to_owned();
     setup(move || {
         let hash = bcrypt::hash("s3cret", 4).expect("a bcrypt hash");
@@ -26,7 +30,7 @@ fn installed(extra: &str) -> &'static Setup {
                 "basic_auth_users:\n  prometheus: {hash}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n{extra}"
             ),
         );
-        Builder::new().web_config_file(file)
+        builder.web_config_file(file)
     })
 }
 
@@ -78,5 +82,29 @@ fn the_rate_limit_answers_429_past_the_burst() {
         // One bucket for all endpoints, as for one exporter-toolkit server.
         let refused = scrape(setup.app, "/metrics/", Some(RIGHT));
         assert_refused(&refused, 429, setup.metrics, "app");
+    });
+}
+
+#[test]
+fn builder_credentials_and_web_config_users_both_get_in() {
+    common::isolated(|| {
+        // `scraper:hunter2`, base64.
+        const BUILDER: &str = "Basic c2NyYXBlcjpodW50ZXIy";
+        let setup = installed_with(
+            "",
+            Builder::new().basic_auth("scraper", instrument_runtime::Secret::new("hunter2")),
+        );
+        for (what, addr) in [("listener", setup.listener), ("app", setup.app)] {
+            assert_served(&scrape(addr, "/metrics/", Some(BUILDER)), what);
+            assert_served(&scrape(addr, "/metrics/", Some(RIGHT)), what);
+            for wrong in [WRONG, UNKNOWN, "Basic c2NyYXBlcjp4"] {
+                assert_refused(
+                    &scrape(addr, "/metrics/", Some(wrong)),
+                    401,
+                    setup.metrics,
+                    what,
+                );
+            }
+        }
     });
 }
