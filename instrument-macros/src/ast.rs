@@ -56,8 +56,25 @@ impl Names {
             ret: name("__instrument_ret"),
             args: name("__instrument_args"),
             future: name("__instrument_future"),
-            krate: quote::quote!(::instrument_runtime),
+            krate: runtime_path(),
         }
+    }
+}
+
+/// The path of instrument-runtime in the crate being compiled: the name
+/// its Cargo.toml gives the dependency (`::instr` for
+/// `instr = { package = "instrument-runtime" }`), else
+/// `::instrument_runtime` (the runtime's own tests and doctests, or a crate
+/// that reaches the macros through a facade and says where with
+/// `crate = ..`).
+fn runtime_path() -> TokenStream {
+    use proc_macro_crate::{crate_name, FoundCrate};
+    match crate_name("instrument-runtime") {
+        Ok(FoundCrate::Name(name)) if name != "instrument_runtime" => {
+            let name = syn::Ident::new(&name, proc_macro2::Span::call_site());
+            quote::quote!(::#name)
+        }
+        _ => quote::quote!(::instrument_runtime),
     }
 }
 

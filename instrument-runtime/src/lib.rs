@@ -73,10 +73,12 @@
 //!
 //! # Renamed dependency, facade crates
 //!
-//! The generated code calls `::instrument_runtime`. Where that path does not
-//! exist (the dependency is renamed, or a crate of yours re-exports the
-//! macros), say where the crate is with `crate = path`, as with serde and
-//! tracing:
+//! The generated code calls instrument-runtime by the name your Cargo.toml
+//! gives it: `::instrument_runtime`, or `::instr` for
+//! `instr = { package = "instrument-runtime" }` (read with
+//! proc-macro-crate). Where the macros come through a crate of yours that
+//! re-exports them, say where the runtime is with `crate = path`, as with
+//! serde and tracing:
 //!
 //! ```
 //! mod facade {

@@ -1,7 +1,7 @@
 //! The macros where `::instrument_runtime` does not exist: through a
-//! renamed dependency (`instr = { package = "instrument-runtime" }`) and
-//! through a module that re-exports them, each told where the runtime is
-//! with `crate = path`.
+//! renamed dependency (`instr = { package = "instrument-runtime" }`), found
+//! from this crate's Cargo.toml or told with `crate = path`, and through a
+//! module that re-exports them, told with `crate = path`.
 
 /// A facade, as a crate wrapping the runtime for its users would be.
 pub mod facade {
@@ -47,6 +47,30 @@ pub mod renamed {
     }
 }
 
+/// Every macro on the renamed dependency without `crate = ..`: the
+/// macros read the name from Cargo.toml.
+pub mod found {
+    use instr::{cache_lookup, counted, model_op, timed};
+
+    /// All four, stacked, on a sync and an async function.
+    #[counted]
+    #[timed]
+    #[model_op(model = "found", op = select)]
+    #[cache_lookup(backend = "found")]
+    pub fn sync(key: &str) -> Option<u32> {
+        (key == "hit").then_some(3)
+    }
+
+    /// The same, async.
+    #[counted]
+    #[timed]
+    #[model_op(model = "found", op = select)]
+    #[cache_lookup(backend = "found-async")]
+    pub async fn later(key: &str) -> Option<u32> {
+        (key == "hit").then_some(4)
+    }
+}
+
 /// The macros through the facade's path.
 pub mod through_facade {
     /// Counted through the re-export.
@@ -62,7 +86,7 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
-    use super::{renamed, through_facade};
+    use super::{found, renamed, through_facade};
 
     fn block_on<F: Future>(future: F) -> F::Output {
         let mut future = pin!(future);
@@ -85,6 +109,8 @@ mod tests {
         assert_eq!(renamed::lookup("miss"), None);
         assert_eq!(block_on(renamed::stacked("hit")), Some(2));
         assert_eq!(through_facade::call(), 7);
+        assert_eq!(found::sync("hit"), Some(3));
+        assert_eq!(block_on(found::later("miss")), None);
         let page = metrics.render();
         for line in [
             r#"renamed_calls_total{kind="ok"} 1"#,
@@ -96,6 +122,10 @@ mod tests {
             r#"cache_hits_total{backend="stacked"} 1"#,
             r#"function_calls_total{function="stacked",module="renamed_dependency::renamed",result="ok"} 1"#,
             r#"function_calls_total{function="call",module="renamed_dependency::through_facade",result="ok"} 1"#,
+            r#"function_calls_total{function="sync",module="renamed_dependency::found",result="ok"} 1"#,
+            r#"cache_hits_total{backend="found"} 1"#,
+            r#"cache_misses_total{backend="found-async"} 1"#,
+            r#"function_calls_duration_seconds_count{function="later",module="renamed_dependency::found"} 1"#,
         ] {
             assert!(page.lines().any(|l| l == line), "{line} not in:\n{page}");
         }
