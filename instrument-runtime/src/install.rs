@@ -44,7 +44,9 @@ impl Builder {
     ///     .install_with(|ours| FanoutBuilder::default().add_recorder(ours).add_recorder(other).build())
     ///     .unwrap();
     /// ping();
-    /// assert!(metrics.render().contains(r#"function_calls_total{function="ping",module="rust_out",result="ok"} 1"#));
+    /// // `module` is the module path of the function (`module_path!()`).
+    /// let module = module_path!();
+    /// assert!(metrics.render().contains(&format!(r#"function_calls_total{{function="ping",module="{module}",result="ok"}} 1"#)));
     /// assert!(snapshotter.snapshot().into_vec().iter().any(|(key, ..)| key.key().name() == "function_calls_total"));
     /// ```
     ///

@@ -19,9 +19,11 @@
 //! checkout(0).unwrap_err();
 //!
 //! let page = metrics.render();
-//! assert!(page.contains(r#"function_calls_total{function="checkout",module="rust_out",result="ok"} 1"#));
-//! assert!(page.contains(r#"function_calls_total{function="checkout",module="rust_out",result="error"} 1"#));
-//! assert!(page.contains(r#"function_calls_duration_seconds_count{function="checkout",module="rust_out"} 2"#));
+//! // `module` is the module path of the function (`module_path!()`).
+//! let module = module_path!();
+//! assert!(page.contains(&format!(r#"function_calls_total{{function="checkout",module="{module}",result="ok"}} 1"#)));
+//! assert!(page.contains(&format!(r#"function_calls_total{{function="checkout",module="{module}",result="error"}} 1"#)));
+//! assert!(page.contains(&format!(r#"function_calls_duration_seconds_count{{function="checkout",module="{module}"}} 2"#)));
 //! ```
 //!
 //! # The families
@@ -199,9 +201,11 @@ pub use crate::tls::{ClientAuth, Tls, TlsVersion};
 /// parse("12").unwrap();
 /// parse("x").unwrap_err();
 /// let page = metrics.render();
-/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",result="ok"} 1"#));
-/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",result="error"} 1"#));
-/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",result="panic"} 0"#));
+/// // `module` is the module path of the function (`module_path!()`).
+/// let module = module_path!();
+/// assert!(page.contains(&format!(r#"function_calls_total{{function="parse",module="{module}",result="ok"}} 1"#)));
+/// assert!(page.contains(&format!(r#"function_calls_total{{function="parse",module="{module}",result="error"}} 1"#)));
+/// assert!(page.contains(&format!(r#"function_calls_total{{function="parse",module="{module}",result="panic"}} 0"#)));
 /// ```
 ///
 /// # Arguments
@@ -250,8 +254,10 @@ pub use instrument_macros::counted;
 /// let mut context = std::task::Context::from_waker(std::task::Waker::noop());
 /// assert_eq!(future.as_mut().poll(&mut context), std::task::Poll::Ready(7));
 /// let page = metrics.render();
-/// assert!(page.contains(r#"function_calls_duration_seconds_count{function="fetch",module="rust_out"} 1"#));
-/// assert!(page.contains(r#"function_calls_duration_seconds_bucket{function="fetch",module="rust_out",le="0.01"} 1"#));
+/// // `module` is the module path of the function (`module_path!()`).
+/// let module = module_path!();
+/// assert!(page.contains(&format!(r#"function_calls_duration_seconds_count{{function="fetch",module="{module}"}} 1"#)));
+/// assert!(page.contains(&format!(r#"function_calls_duration_seconds_bucket{{function="fetch",module="{module}",le="0.01"}} 1"#)));
 /// ```
 ///
 /// # Arguments
