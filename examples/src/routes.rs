@@ -269,7 +269,7 @@ async fn delete_order(State(state): Shared, Path(id): Path<i64>) -> Result<Statu
     }
 }
 
-/// The founding document's custom metrics, with label values taken from
+/// The Django guide's custom metrics, with label values taken from
 /// the request.
 #[counted(
     name = "api_requests_total",

@@ -220,7 +220,7 @@ fn promtool_check(page: &str) -> (std::process::ExitStatus, Vec<String>) {
     (output.status, findings)
 }
 
-/// The one name promtool's linter objects to: the founding document's
+/// The one name promtool's linter objects to: the Django guide's
 /// `http_responses_total_by_status`, a counter without the `_total` suffix,
 /// which its alert rules query by that name.
 const FIXED_BY_THE_DOCUMENT: &str =

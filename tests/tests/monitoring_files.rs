@@ -1,7 +1,7 @@
 //! The monitoring stack's files in `examples/monitoring/`, checked by the
 //! tools that will load them: promtool (config, rules and the rules' unit
 //! tests), amtool, docker-compose; the dashboard's JSON and queries; and
-//! the founding document's two alert rules, byte for byte.
+//! the Django guide's two alert rules, byte for byte.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use e2e::{tool, Service, TempDir};
 
-/// The founding document's alert rules (`prometheus/alert_rules.yml` in
+/// The Django guide's alert rules (`prometheus/alert_rules.yml` in
 /// it), as it prints them: `alert_rules.yml` must hold this text unchanged.
 const DOCUMENTED_RULES: &str = r#"groups:
 - name: django_alerts
@@ -90,7 +90,7 @@ fn alert_rules_hold_the_documented_rules_verbatim() {
     let rules = read(&monitoring().join("alert_rules.yml"));
     assert!(
         rules.contains(DOCUMENTED_RULES),
-        "alert_rules.yml does not hold the founding document's rules unchanged:\n{rules}"
+        "alert_rules.yml does not hold the Django guide's rules unchanged:\n{rules}"
     );
     // Once: a second copy further down would be a second, diverging rule set.
     assert_eq!(rules.matches("- name: django_alerts\n").count(), 1);

@@ -1,5 +1,5 @@
 //! Families named by the macro (`name = ".."`) with labels that are
-//! literals or expressions over the arguments; the founding document's
+//! literals or expressions over the arguments; the Django guide's
 //! `api_requests_total` / `api_request_latency_seconds` example.
 
 use crate::common;
@@ -33,7 +33,7 @@ fn api_view(request: &Request, endpoint: &str) -> String {
 }
 
 #[test]
-fn founding_document_example() {
+fn the_django_guides_example() {
     common::metrics();
     let get = Request { method: "GET" };
     let post = Request { method: "POST" };
