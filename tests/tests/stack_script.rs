@@ -53,7 +53,6 @@ fn the_stack_comes_up_alerts_and_stops_on_ctrl_c() {
 
     // Errors until the alert is pending (evaluated every 15 s, `for: 5m`).
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = String::new();
     loop {
         for _ in 0..5 {
             assert_eq!(
