@@ -70,10 +70,9 @@ fn the_stack_comes_up_alerts_and_stops_on_ctrl_c() {
         {
             break;
         }
-        last = alerts;
         assert!(
             Instant::now() < deadline,
-            "HighErrorRate never went pending: {last}"
+            "HighErrorRate never went pending: {alerts}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
