@@ -3,12 +3,35 @@
 
 /// The latency buckets django-prometheus uses, and the default for every
 /// histogram this crate records.
+///
+/// ```
+/// // Finer buckets for one family, the defaults for the rest.
+/// let mut fast = vec![0.001, 0.0025, 0.005];
+/// fast.extend_from_slice(instrument_runtime::DEFAULT_BUCKETS);
+/// instrument_runtime::Builder::new()
+///     .family_buckets("db_execute_latency_seconds", &fast)
+///     .install()?;
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
 pub const DEFAULT_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0,
 ];
 
 /// The label value that stands for every label set past a family's
 /// cardinality limit ([`Builder::cardinality_limit`](crate::Builder::cardinality_limit)).
+///
+/// ```
+/// #[instrument_runtime::counted(name = "lookups_total", labels(user = user))]
+/// fn lookup(user: &str) {}
+///
+/// let metrics = instrument_runtime::Builder::new().cardinality_limit(2).install()?;
+/// for user in ["ada", "bob", "cy", "dee"] {
+///     lookup(user);
+/// }
+/// let page = metrics.render();
+/// assert!(page.contains(&format!(r#"lookups_total{{user="{}"}} 2"#, instrument_runtime::OVERFLOW)));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
 pub const OVERFLOW: &str = "__overflow__";
 
 /// django-prometheus's body-size buckets: 0 and the powers of two up to 2^29.

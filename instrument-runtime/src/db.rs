@@ -27,22 +27,35 @@ use crate::catalogue::compat::{DB_NEW_CONNECTIONS, DB_NEW_CONNECTION_ERRORS};
 use crate::catalogue::Family;
 use crate::runtime::{self, Runtime};
 
-/// A connection was opened, on the settings' DB alias and vendor.
+/// A connection was opened, on the settings' DB alias and vendor; the
+/// module's example shows it with [`connection_failed`].
 pub fn connection_opened() {
     count(&DB_NEW_CONNECTIONS, None);
 }
 
-/// Opening a connection failed, on the settings' DB alias and vendor.
+/// Opening a connection failed, on the settings' DB alias and vendor; see
+/// the module's example.
 pub fn connection_failed() {
     count(&DB_NEW_CONNECTION_ERRORS, None);
 }
 
-/// A connection was opened on `alias` (a database of `vendor`).
+/// A connection was opened on `alias` (a database of `vendor`), for an
+/// application with more than one database:
+///
+/// ```
+/// instrument_runtime::Builder::new().django_compat(true).install().unwrap();
+/// instrument_runtime::db::connection_opened_on("replica", "postgresql");
+/// instrument_runtime::db::connection_failed_on("replica", "postgresql");
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"db_new_connections_total{alias="replica",vendor="postgresql"} 1"#));
+/// assert!(page.contains(r#"db_new_connection_errors_total{alias="replica",vendor="postgresql"} 1"#));
+/// ```
 pub fn connection_opened_on(alias: &str, vendor: &str) {
     count(&DB_NEW_CONNECTIONS, Some((alias, vendor)));
 }
 
-/// Opening a connection on `alias` (a database of `vendor`) failed.
+/// Opening a connection on `alias` (a database of `vendor`) failed; see
+/// [`connection_opened_on`] for an example.
 pub fn connection_failed_on(alias: &str, vendor: &str) {
     count(&DB_NEW_CONNECTION_ERRORS, Some((alias, vendor)));
 }

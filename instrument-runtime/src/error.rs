@@ -6,6 +6,20 @@ use std::fmt;
 /// installed when one is returned: the settings are checked, the
 /// `/metrics/` credentials read and the listener bound before the recorder
 /// is installed.
+///
+/// ```
+/// use instrument_runtime::{Builder, Error};
+///
+/// match Builder::new().namespace("my-service").install() {
+///     Err(Error::InvalidSetting { setting, reason }) => {
+///         assert_eq!(setting, "namespace");
+///         assert_eq!(reason, r#""my-service" is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)"#);
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// // Nothing was installed: a corrected install works.
+/// assert!(Builder::new().namespace("my_service").install().is_ok());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -394,6 +394,22 @@ pub use instrument_macros::cache_lookup;
 /// Use [`Builder`] for a namespace, buckets, global labels or a standalone
 /// listener.
 ///
+/// ```
+/// #[instrument_runtime::counted]
+/// fn handle() {}
+///
+/// let metrics = instrument_runtime::install()?;
+/// handle();
+/// assert!(metrics.render().contains("# TYPE function_calls_total counter"));
+///
+/// // Once per process: a second call is an error, never a panic.
+/// assert!(matches!(
+///     instrument_runtime::install(),
+///     Err(instrument_runtime::Error::AlreadyInstalled)
+/// ));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+///
 /// # Errors
 ///
 /// [`Error::AlreadyInstalled`] when a recorder is already installed (a

@@ -394,6 +394,19 @@ impl Push {
 
 /// Why a push failed. Every variant names the URL, address or label at
 /// fault.
+///
+/// ```
+/// use instrument_runtime::{Push, PushError};
+///
+/// let metrics = instrument_runtime::install()?;
+/// let error = Push::new("http://gateway:port", "nightly").send(&metrics).unwrap_err();
+/// assert!(matches!(error, PushError::InvalidGateway { .. }));
+/// assert_eq!(
+///     error.to_string(),
+///     r#"invalid Pushgateway address "http://gateway:port": the port is not a number"#
+/// );
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PushError {

@@ -159,6 +159,21 @@ impl HttpMetricsLayer {
     /// Record nothing for requests whose path starts with `prefix` (a plain
     /// string prefix of the path the layer sees: `"/health"` also leaves
     /// out `/healthz`). May be called any number of times.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use instrument_runtime::HttpMetricsLayer;
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .route("/orders", get(|| async { "[]" }))
+    ///     .merge(instrument_runtime::metrics_router())
+    ///     .layer(
+    ///         HttpMetricsLayer::new()
+    ///             .exclude_path_prefix("/health")
+    ///             .exclude_metrics_endpoint(true),
+    ///     );
+    /// ```
     pub fn exclude_path_prefix(mut self, prefix: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.settings)
             .excluded_prefixes
@@ -167,7 +182,8 @@ impl HttpMetricsLayer {
     }
 
     /// Record nothing for requests to `/metrics` and `/metrics/` (the
-    /// scrapes), when `exclude` is true. Off by default.
+    /// scrapes), when `exclude` is true. Off by default; see
+    /// [`exclude_path_prefix`](Self::exclude_path_prefix) for an example.
     pub fn exclude_metrics_endpoint(mut self, exclude: bool) -> Self {
         Arc::make_mut(&mut self.settings).exclude_metrics_endpoint = exclude;
         self

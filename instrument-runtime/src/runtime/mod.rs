@@ -54,7 +54,16 @@ pub(crate) fn set(runtime: Runtime) -> Result<&'static Runtime, Error> {
 }
 
 /// The installed metrics, if [`install`](crate::install) (or another way of
-/// installing whose backend renders the page) has succeeded.
+/// installing whose backend renders the page) has succeeded: for code far
+/// from `main`, such as a health check that shows the page.
+///
+/// ```
+/// assert!(instrument_runtime::installed().is_none());
+/// instrument_runtime::install()?;
+/// let page = instrument_runtime::installed().expect("installed above").render();
+/// assert!(page.is_empty() || page.contains("# TYPE"));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
 pub fn installed() -> Option<Metrics> {
     get().and_then(|rt| rt.metrics.clone())
 }
@@ -82,7 +91,23 @@ impl Runtime {
 /// The page that `/metrics/` serves: the exposition of the installed
 /// metrics.
 ///
-/// Returned by [`install`](crate::install); cheap to clone.
+/// Returned by [`install`](crate::install); cheap to clone. Serve it with
+/// [`metrics_router`](crate::metrics_router), push it with
+/// [`Metrics::push`], or render it yourself:
+///
+/// ```
+/// #[instrument_runtime::timed]
+/// fn report() {}
+///
+/// let metrics = instrument_runtime::install()?;
+/// report();
+/// let page = metrics.clone().render();
+/// let module = module_path!();
+/// assert!(page.contains(&format!(
+///     r#"function_calls_duration_seconds_count{{function="report",module="{module}"}} 1"#
+/// )));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Metrics {
     source: Source,
