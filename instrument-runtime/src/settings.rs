@@ -85,6 +85,12 @@ impl Builder {
     /// The default settings: no namespace, django-prometheus's latency
     /// buckets, DB alias `default` and vendor `unknown`, no listener, and
     /// `/metrics/` open to every client.
+    ///
+    /// ```
+    /// let metrics = instrument_runtime::Builder::new().install()?;
+    /// # let _ = metrics;
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -93,6 +99,16 @@ impl Builder {
     /// With `"django"`, `http_requests_total` becomes
     /// `django_http_requests_total`. Families named in a macro's `name = ".."`
     /// are used as written.
+    ///
+    /// ```
+    /// #[instrument_runtime::counted]
+    /// fn ship() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new().namespace("shop").install()?;
+    /// ship();
+    /// assert!(metrics.render().contains("# TYPE shop_function_calls_total counter"));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self
@@ -101,6 +117,18 @@ impl Builder {
     /// The bucket upper bounds for every histogram without its own buckets.
     /// `+Inf` is always added. The bounds must be finite, not negative and
     /// strictly increasing, or `install()` returns `Error::InvalidSetting`.
+    ///
+    /// ```
+    /// #[instrument_runtime::timed]
+    /// fn batch() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new().buckets(&[0.5, 5.0, 60.0]).install()?;
+    /// batch();
+    /// let page = metrics.render();
+    /// assert!(page.contains(r#"le="60"} 1"#) && page.contains(r#"le="+Inf"} 1"#));
+    /// assert!(!page.contains(r#"le="0.01""#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn buckets(mut self, buckets: &[f64]) -> Self {
         self.buckets = buckets.to_vec();
         self
@@ -109,6 +137,18 @@ impl Builder {
     /// The bucket upper bounds for one family, named without the namespace
     /// (`"db_execute_latency_seconds"`) or, for a custom family, as the
     /// macro names it. The bounds are checked as those of [`buckets`](Self::buckets).
+    ///
+    /// ```
+    /// #[instrument_runtime::timed(name = "export_seconds")]
+    /// fn export() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .family_buckets("export_seconds", &[1.0, 10.0, 100.0])
+    ///     .install()?;
+    /// export();
+    /// assert!(metrics.render().contains(r#"export_seconds_bucket{le="100"} 1"#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn family_buckets(mut self, family: impl Into<String>, buckets: &[f64]) -> Self {
         self.family_buckets.push((family.into(), buckets.to_vec()));
         self
@@ -117,6 +157,19 @@ impl Builder {
     /// A label added to every series, e.g. the service or region. Setting
     /// the same name again replaces its value. A label of the series itself
     /// wins over a global label of the same name.
+    ///
+    /// ```
+    /// #[instrument_runtime::counted(name = "jobs_total")]
+    /// fn job() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .global_label("region", "eu")
+    ///     .global_label("region", "us") // replaces "eu"
+    ///     .install()?;
+    /// job();
+    /// assert!(metrics.render().contains(r#"jobs_total{region="us"} 1"#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn global_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
         // One entry per name: a label twice in a series makes Prometheus
@@ -129,6 +182,19 @@ impl Builder {
     }
 
     /// The `alias` label of the DB families, unless `#[model_op(alias = "..")]` says otherwise.
+    ///
+    /// ```
+    /// #[instrument_runtime::model_op(model = "order", op = insert)]
+    /// fn insert_order() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .db_alias("orders")
+    ///     .db_vendor("postgresql")
+    ///     .install()?;
+    /// insert_order();
+    /// assert!(metrics.render().contains(r#"db_execute_total{alias="orders",vendor="postgresql"} 1"#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn db_alias(mut self, alias: impl Into<String>) -> Self {
         self.db_alias = alias.into();
         self
@@ -136,6 +202,11 @@ impl Builder {
 
     /// The `vendor` label of the DB families (`sqlite`, `postgresql`,
     /// `mysql`, ...), unless `#[model_op(vendor = "..")]` says otherwise.
+    ///
+    /// ```
+    /// let builder = instrument_runtime::Builder::new().db_vendor("sqlite");
+    /// # let _ = builder;
+    /// ```
     pub fn db_vendor(mut self, vendor: impl Into<String>) -> Self {
         self.db_vendor = vendor.into();
         self
@@ -145,6 +216,14 @@ impl Builder {
     /// its own thread. Every other path there answers 404. The protection
     /// settings apply here as on the mounted route; the listener passes
     /// the client's address itself.
+    ///
+    /// ```no_run
+    /// // /metrics/ on port 9464 for Prometheus, the application elsewhere.
+    /// instrument_runtime::Builder::new()
+    ///     .listen("0.0.0.0:9464".parse().unwrap())
+    ///     .install()?;
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     #[cfg(feature = "axum")]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
@@ -177,6 +256,15 @@ impl Builder {
     /// `send_timeout`): a client that stops reading its response is then
     /// disconnected. A slow reader that keeps reading is served in full,
     /// however long the page takes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = instrument_runtime::Builder::new()
+    ///     .listen("127.0.0.1:9464".parse().unwrap())
+    ///     .listen_write_timeout(Duration::from_secs(60));
+    /// # let _ = builder;
+    /// ```
     #[cfg(feature = "axum")]
     pub fn listen_write_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.listen_limits.write_timeout = timeout;
@@ -191,6 +279,13 @@ impl Builder {
     ///
     /// [`listen_timeout`]: Builder::listen_timeout
     /// [`listen_max_head_bytes`]: Builder::listen_max_head_bytes
+    ///
+    /// ```
+    /// let builder = instrument_runtime::Builder::new()
+    ///     .listen("127.0.0.1:9464".parse().unwrap())
+    ///     .listen_max_connections(64);
+    /// # let _ = builder;
+    /// ```
     #[cfg(feature = "axum")]
     pub fn listen_max_connections(mut self, connections: usize) -> Self {
         self.listen_limits.max_connections = connections;
@@ -202,6 +297,14 @@ impl Builder {
     /// 8 KiB). A larger head is answered with 431 and the connection is
     /// closed. A scrape's head, with its `Authorization` header, is a few
     /// hundred bytes.
+    ///
+    /// ```
+    /// let refused = instrument_runtime::Builder::new()
+    ///     .listen("127.0.0.1:0".parse().unwrap())
+    ///     .listen_max_head_bytes(1024)
+    ///     .install();
+    /// assert!(refused.unwrap_err().to_string().contains("at least 8192 bytes"));
+    /// ```
     #[cfg(feature = "axum")]
     pub fn listen_max_head_bytes(mut self, bytes: usize) -> Self {
         self.listen_limits.max_head_bytes = bytes;
@@ -216,6 +319,15 @@ impl Builder {
     /// (django-mixin 17617, 17616, 17613) work unchanged. With
     /// `.namespace("django")` the names are the package's. Off by default:
     /// none of these families appear.
+    ///
+    /// ```
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .namespace("django")
+    ///     .django_compat(true)
+    ///     .install()?;
+    /// assert!(metrics.render().contains("# TYPE django_http_requests_before_middlewares_total counter"));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn django_compat(mut self, enabled: bool) -> Self {
         self.django_compat = enabled;
         self
@@ -252,6 +364,15 @@ impl Builder {
     /// Read at install: an empty username, a username with `:`, or a
     /// password that cannot be read or is empty is an
     /// [`Error::InvalidSetting`] for `"basic_auth"`.
+    ///
+    /// ```no_run
+    /// use instrument_runtime::{Builder, Secret};
+    ///
+    /// Builder::new()
+    ///     .basic_auth("prometheus", Secret::from_env("METRICS_PASSWORD"))
+    ///     .install()?;
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn basic_auth(mut self, username: impl Into<String>, password: Secret) -> Self {
         self.basic_auth = Some((username.into(), password));
         self
@@ -273,6 +394,11 @@ impl Builder {
     /// An entry that does not parse, or has bits set after its prefix
     /// (`10.1.2.3/8`), is an [`Error::InvalidSetting`] for
     /// `"allow_network"` at install.
+    ///
+    /// ```
+    /// let refused = instrument_runtime::Builder::new().allow_network("10.1.2.3/8").install();
+    /// assert!(refused.unwrap_err().to_string().contains("write 10.0.0.0/8 for the network"));
+    /// ```
     pub fn allow_network(mut self, network: impl Into<String>) -> Self {
         self.allow_networks.push(network.into());
         self
@@ -337,6 +463,8 @@ impl Builder {
     /// default. Past it, new label values are counted under
     /// `"__overflow__"`, `cardinality_overflow_total{family}` counts the
     /// folded calls, and a warning is written once per family.
+    ///
+    /// The [`OVERFLOW`](crate::OVERFLOW) constant has an example.
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = limit;
         self
@@ -344,6 +472,13 @@ impl Builder {
 
     /// [`cardinality_limit`](Self::cardinality_limit) for one family, named
     /// as in [`family_buckets`](Self::family_buckets).
+    ///
+    /// ```
+    /// let builder = instrument_runtime::Builder::new()
+    ///     .cardinality_limit(500)
+    ///     .family_cardinality_limit("api_requests_total", 5000);
+    /// # let _ = builder;
+    /// ```
     pub fn family_cardinality_limit(mut self, family: impl Into<String>, limit: usize) -> Self {
         self.family_cardinality_limits.push((family.into(), limit));
         self
