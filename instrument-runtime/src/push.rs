@@ -100,6 +100,12 @@ impl Push {
     /// A push of `job` to the gateway at `gateway` (`http://host:port`,
     /// optionally with a path prefix; the scheme may be left out; with the
     /// `tls` feature also `https://`).
+    ///
+    /// ```
+    /// let push = instrument_runtime::Push::new("pushgateway:9091", "nightly");
+    /// assert_eq!(push.url()?, "http://pushgateway:9091/metrics/job/nightly");
+    /// # Ok::<(), instrument_runtime::PushError>(())
+    /// ```
     pub fn new(gateway: impl Into<String>, job: impl Into<String>) -> Push {
         Push {
             gateway: gateway.into(),
@@ -117,6 +123,12 @@ impl Push {
     /// Add a grouping label: part of the group's key, and a label of every
     /// pushed series (the gateway overrides a series' own label of that
     /// name). `instance` is the usual one.
+    ///
+    /// ```
+    /// let push = instrument_runtime::Push::new("http://gw:9091", "import").grouping("instance", "worker-1");
+    /// assert_eq!(push.url()?, "http://gw:9091/metrics/job/import/instance/worker-1");
+    /// # Ok::<(), instrument_runtime::PushError>(())
+    /// ```
     pub fn grouping(mut self, name: impl Into<String>, value: impl Into<String>) -> Push {
         self.grouping.push((name.into(), value.into()));
         self
@@ -126,6 +138,13 @@ impl Push {
     /// handshake, sending and reading the answer. 10 s unless set. One
     /// deadline, not one per step: a gateway that reads the page slowly
     /// cannot keep the job waiting past it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let push = instrument_runtime::Push::new("http://gw:9091", "import").timeout(Duration::from_secs(3));
+    /// # let _ = push;
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Push {
         self.timeout = timeout;
         self
@@ -154,6 +173,15 @@ impl Push {
     /// `https://` gateway, instead of the Mozilla root store (for a
     /// gateway with a certificate of the organisation's own CA). Read when
     /// the push is sent.
+    ///
+    /// ```no_run
+    /// let metrics = instrument_runtime::install()?;
+    /// instrument_runtime::Push::new("https://pushgateway.internal:9091", "import")
+    ///     .ca_file("/etc/ssl/internal-ca.crt")
+    ///     .client_cert("/etc/batch/client.crt", "/etc/batch/client.key")
+    ///     .send(&metrics)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "tls")]
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Push {
         self.ca_file = Some(path.into());
@@ -164,6 +192,8 @@ impl Push {
     /// an `https://` gateway that requires one (`client_auth_type:
     /// RequireAndVerifyClientCert` in its web config). Read when the push
     /// is sent.
+    ///
+    /// [`ca_file`](Push::ca_file) has an example with both.
     #[cfg(feature = "tls")]
     pub fn client_cert(
         mut self,
@@ -181,6 +211,16 @@ impl Push {
     ///
     /// [`PushError::InvalidGateway`] or [`PushError::InvalidGrouping`], as
     /// [`send`](Push::send) would return them.
+    ///
+    /// ```
+    /// use instrument_runtime::{Push, PushError};
+    ///
+    /// let shard = Push::new("http://gw:9091/prefix", "import").grouping("shard", "eu/1");
+    /// assert_eq!(shard.url()?, "http://gw:9091/prefix/metrics/job/import/shard@base64/ZXUvMQ==");
+    /// let bad = Push::new("http://gw:9091", "import").grouping("1st", "x");
+    /// assert!(matches!(bad.url(), Err(PushError::InvalidGrouping { .. })));
+    /// # Ok::<(), PushError>(())
+    /// ```
     pub fn url(&self) -> Result<String, PushError> {
         self.target().map(|target| target.url)
     }
@@ -194,6 +234,12 @@ impl Push {
     /// the push within the timeout, or an answer other than `2xx`, whose
     /// status and the start of whose body the error carries. A redirect is
     /// an answer other than `2xx`: it is not followed.
+    ///
+    /// ```no_run
+    /// let metrics = instrument_runtime::install()?;
+    /// instrument_runtime::Push::new("http://127.0.0.1:9091", "import").send(&metrics)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send(&self, metrics: &Metrics) -> Result<(), PushError> {
         let target = self.target()?;
         let authorization = self.authorization()?;

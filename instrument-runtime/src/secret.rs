@@ -35,6 +35,11 @@ enum Source {
 impl Secret {
     /// A value given in code. Meant for tests; a deployed service reads its
     /// credentials with [`Secret::from_env`] or [`Secret::from_file`].
+    ///
+    /// ```
+    /// let secret = instrument_runtime::Secret::new("t0ken");
+    /// assert_eq!(format!("{secret:?}"), "Secret::new(<redacted>)");
+    /// ```
     pub fn new(value: impl Into<String>) -> Self {
         Secret {
             source: Source::Literal(value.into()),
@@ -43,6 +48,13 @@ impl Secret {
 
     /// The value of the environment variable `name`, read at install. The
     /// variable must be set, valid UTF-8 and not empty.
+    ///
+    /// ```
+    /// use instrument_runtime::{Builder, Error, Secret};
+    ///
+    /// let refused = Builder::new().bearer_token(Secret::from_env("NOT_SET_ANYWHERE")).install();
+    /// assert!(matches!(refused, Err(Error::InvalidSetting { setting: "bearer_token", .. })));
+    /// ```
     pub fn from_env(name: impl Into<String>) -> Self {
         Secret {
             source: Source::Env(name.into()),
@@ -54,6 +66,16 @@ impl Secret {
     /// newline, is dropped, as Prometheus does with its own
     /// `credentials_file` and `password_file`; what remains must not be
     /// empty.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("metrics-token-{}", std::process::id()));
+    /// std::fs::write(&path, "t0ken\n")?;
+    /// instrument_runtime::Builder::new()
+    ///     .bearer_token(instrument_runtime::Secret::from_file(&path))
+    ///     .install()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_file(path: impl Into<PathBuf>) -> Self {
         Secret {
             source: Source::File(path.into()),

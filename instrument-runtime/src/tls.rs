@@ -70,6 +70,17 @@ pub(crate) enum Pem {
 
 /// Which client certificates the listener asks for, with the names of
 /// exporter-toolkit's `client_auth_type` (Go's `tls.ClientAuthType`).
+///
+/// ```
+/// use instrument_runtime::{ClientAuth, Tls};
+///
+/// // Any client certificate of the CA, or none: scrapers with one are
+/// // verified, the rest must bring basic credentials.
+/// let tls = Tls::new("tls.crt", "tls.key")
+///     .client_ca_file("scrapers-ca.crt")
+///     .client_auth(ClientAuth::VerifyClientCertIfGiven);
+/// # let _ = tls;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientAuth {
@@ -133,6 +144,12 @@ impl ClientAuth {
 }
 
 /// A TLS protocol version. rustls speaks 1.2 and 1.3 only.
+///
+/// ```
+/// let tls = instrument_runtime::Tls::new("tls.crt", "tls.key")
+///     .min_version(instrument_runtime::TlsVersion::Tls13);
+/// # let _ = tls;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum TlsVersion {

@@ -33,10 +33,24 @@ pub use crate::stack::{
 pub use crate::traffic::{errors_and_slow_requests, StopOnDrop};
 pub use crate::webhook::Webhook;
 
-/// A free port on 127.0.0.1, as the kernel hands it out.
+/// A free port on 127.0.0.1, as the kernel hands it out, and never one
+/// this process was handed before: the kernel may give a port just
+/// released to the next caller, and two servers of tests running at once
+/// would then race for it (the loser's readiness check would see the
+/// winner).
 pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
-    listener.local_addr().expect("local address")
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        if !handed_out.contains(&addr.port()) {
+            handed_out.push(addr.port());
+            return addr;
+        }
+    }
 }
 
 /// The example service's executable: `$EXAMPLE_SERVICE_BIN`, or built now
