@@ -26,6 +26,57 @@
 //! assert!(page.contains(&format!(r#"function_calls_duration_seconds_count{{function="checkout",module="{module}"}} 2"#)));
 //! ```
 //!
+//! # A service
+//!
+//! ```toml
+//! [dependencies]
+//! instrument-runtime = "0.1"
+//! axum = "0.8"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
+//!
+//! The macros on the handlers, [`HttpMetricsLayer`] on the router for the
+//! request families, [`metrics_router`] for `/metrics/`, and [`install`]
+//! once at start-up:
+//!
+//! ```no_run
+//! use axum::{extract::Path, routing::get, Router};
+//! use instrument_runtime::{counted, timed, HttpMetricsLayer};
+//!
+//! #[counted]
+//! #[timed]
+//! async fn user(Path(id): Path<u64>) -> Result<String, axum::http::StatusCode> {
+//!     if id == 0 {
+//!         return Err(axum::http::StatusCode::NOT_FOUND);
+//!     }
+//!     Ok(format!("user {id}"))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // `django`: the names django-prometheus's dashboards and alerts query.
+//!     instrument_runtime::Builder::new().namespace("django").install()?;
+//!     let app = Router::new()
+//!         .route("/users/{id}", get(user))
+//!         .merge(instrument_runtime::metrics_router())
+//!         .layer(HttpMetricsLayer::new());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - **Protecting `/metrics/`**: [`Builder::allow_network`],
+//!   [`Builder::bearer_token`], [`Builder::basic_auth`] (with [`Secret`]s
+//!   read from files or the environment), a standalone listener with
+//!   [`Builder::listen`], and, with the `tls` feature, TLS, client
+//!   certificates and exporter-toolkit's `web-config.yml`.
+//! - **Batch jobs** push to a Pushgateway when they end: [`Metrics::push`],
+//!   [`Push`].
+//! - **django-prometheus's own families**, for the dashboards built on them:
+//!   [`Builder::django_compat`].
+//! - **Connections a pool opens**: the [`db`] hooks.
+//!
 //! # The families
 //!
 //! | macro | family | labels |
