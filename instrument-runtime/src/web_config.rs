@@ -29,8 +29,9 @@ pub(crate) struct Resolved {
     /// Users and passwords verified already: a scrape every 15 s pays the
     /// bcrypt cost once, not each time. At most [`VERIFIED`] entries.
     verified: Mutex<Vec<(usize, Vec<u8>)>>,
-    /// `http_server_config.headers`, added to every answer.
-    pub(crate) headers: Vec<(String, String)>,
+    /// `http_server_config.headers`, added to every answer; checked when
+    /// the file was read, converted here once.
+    pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
     limiter: Option<Mutex<Bucket>>,
     /// The listener's TLS and the setting it came from (`"listen_tls"` or
     /// `"web_config_file"`), with the web config's path for messages.
@@ -155,7 +156,16 @@ impl Resolved {
                 .into_iter()
                 .map(|(user, hash)| (user.into_bytes(), hash))
                 .collect();
-            resolved.headers = config.headers;
+            resolved.headers = config
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        http::HeaderName::try_from(name.as_str()).ok()?,
+                        http::HeaderValue::try_from(value.as_str()).ok()?,
+                    ))
+                })
+                .collect();
             resolved.limiter = config.rate_limit.map(|(burst, interval)| {
                 Mutex::new(Bucket {
                     burst,

@@ -598,38 +598,32 @@ pub struct Pushgateway {
 
 impl Pushgateway {
     pub fn start() -> Pushgateway {
-        let server = Server::start(
-            "pushgateway",
-            &tool("prometheus-pushgateway", "prometheus-pushgateway"),
-            TempDir::new("pushgateway"),
-            |addr, _| {
-                vec![
-                    format!("--web.listen-address={addr}"),
-                    // In memory only: Debian's default is a file under
-                    // /var/lib/prometheus, shared by every gateway started.
-                    "--persistence.file=".to_owned(),
-                ]
-            },
-        );
-        Pushgateway { server }
+        Pushgateway::start_with(&[], std::sync::Arc::new(ready_endpoint))
     }
 
     /// A gateway run with exporter-toolkit's `--web.config.file`: TLS,
     /// client certificates and basic-auth users as the file says.
     pub fn start_with_web_config(web_config: &Path) -> Pushgateway {
-        let web_config = web_config.display().to_string();
+        let flag = format!("--web.config.file={}", web_config.display());
+        Pushgateway::start_with(&[flag], std::sync::Arc::new(ready_when_listening))
+    }
+
+    fn start_with(extra: &[String], ready: Ready) -> Pushgateway {
         let server = Server::start_checked(
             "pushgateway",
             &tool("prometheus-pushgateway", "prometheus-pushgateway"),
             TempDir::new("pushgateway"),
             |addr, _| {
-                vec![
+                let mut args = vec![
                     format!("--web.listen-address={addr}"),
+                    // In memory only: Debian's default is a file under
+                    // /var/lib/prometheus, shared by every gateway started.
                     "--persistence.file=".to_owned(),
-                    format!("--web.config.file={web_config}"),
-                ]
+                ];
+                args.extend_from_slice(extra);
+                args
             },
-            std::sync::Arc::new(ready_when_listening),
+            ready,
         );
         Pushgateway { server }
     }

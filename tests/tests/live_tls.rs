@@ -59,6 +59,17 @@ impl Setup {
         }
     }
 
+    /// The example service with its listener on a port of its own,
+    /// configured by the web config; the listener's address.
+    fn service(&self) -> (Service, std::net::SocketAddr) {
+        let listen = free_addr();
+        let service = Service::start(&[
+            ("METRICS_LISTEN", &listen.to_string()),
+            ("METRICS_WEB_CONFIG", &self.web_config.display().to_string()),
+        ]);
+        (service, listen)
+    }
+
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
@@ -82,14 +93,7 @@ fn listed(page: &str) -> Option<f64> {
 #[test]
 fn prometheus_scrapes_over_mtls_with_a_bcrypt_user_and_nothing_else_gets_data() {
     let setup = Setup::new();
-    let listen = free_addr();
-    let service = Service::start(&[
-        ("METRICS_LISTEN", &listen.to_string()),
-        (
-            "METRICS_WEB_CONFIG",
-            &setup.web_config.display().to_string(),
-        ),
-    ]);
+    let (service, listen) = setup.service();
     list_users(&service, 7);
     let url = format!("https://{listen}/metrics/");
 
@@ -166,14 +170,7 @@ fn prometheus_scrapes_over_mtls_with_a_bcrypt_user_and_nothing_else_gets_data() 
 #[test]
 fn a_renewed_certificate_is_served_without_a_restart() {
     let setup = Setup::new();
-    let listen = free_addr();
-    let service = Service::start(&[
-        ("METRICS_LISTEN", &listen.to_string()),
-        (
-            "METRICS_WEB_CONFIG",
-            &setup.web_config.display().to_string(),
-        ),
-    ]);
+    let (service, listen) = setup.service();
     list_users(&service, 1);
     let url = format!("https://{listen}/metrics/");
     let basic = Some(("prometheus", PASSWORD));
@@ -370,14 +367,7 @@ fn the_pushgateway_takes_the_same_web_config_and_a_push_over_https() {
 fn a_client_that_never_finishes_its_handshake_is_closed_within_the_timeout() {
     use std::io::{Read, Write};
     let setup = Setup::new();
-    let listen = free_addr();
-    let _service = Service::start(&[
-        ("METRICS_LISTEN", &listen.to_string()),
-        (
-            "METRICS_WEB_CONFIG",
-            &setup.web_config.display().to_string(),
-        ),
-    ]);
+    let (_service, listen) = setup.service();
     let started = std::time::Instant::now();
     // Silent, and half a ClientHello.
     let mut silent = std::net::TcpStream::connect(listen).expect("connecting");

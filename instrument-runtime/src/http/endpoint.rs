@@ -99,14 +99,12 @@ async fn answer(
 
 /// The web config's `http_server_config.headers`, on every answer.
 #[cfg(feature = "tls")]
-fn with_headers(mut response: Response, headers: &[(String, String)]) -> Response {
+fn with_headers(
+    mut response: Response,
+    headers: &[(header::HeaderName, header::HeaderValue)],
+) -> Response {
     for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::try_from(name.as_str()),
-            header::HeaderValue::try_from(value.as_str()),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
+        response.headers_mut().insert(name.clone(), value.clone());
     }
     response
 }
