@@ -119,6 +119,9 @@ pub(crate) struct Function {
     /// The body may leave the function where the expansion cannot see it:
     /// through `?`, or a macro that might expand to `return` or `?`.
     pub(crate) leaves_unseen: bool,
+    /// A macro call in the body holds an `.await`: a suspension point that
+    /// no rewriting of the body's `.await` expressions reaches.
+    pub(crate) awaits_in_macro: bool,
 }
 
 /// Parse the item, or explain why it cannot carry the attribute.
@@ -157,6 +160,7 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
         .iter()
         .any(|attr| attr.path().is_ident("track_caller"));
     let leaves_unseen = may_leave_unseen(item.block.to_token_stream());
+    let awaits_in_macro = awaits_in_macro(item.block.to_token_stream());
     let names = Names::new(expansions(item.block.to_token_stream()));
     let output = output
         .filter(|ty| !matches!(ty, Type::Never(_)))
@@ -172,6 +176,7 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
         diverges,
         track_caller,
         leaves_unseen,
+        awaits_in_macro,
     })
 }
 
@@ -196,6 +201,36 @@ fn may_leave_unseen(tokens: TokenStream) -> bool {
         if early {
             return true;
         }
+    }
+    false
+}
+
+/// Whether a macro call among the tokens (`name!(..)`, nested ones
+/// included) holds the identifier `await`.
+fn awaits_in_macro(tokens: TokenStream) -> bool {
+    fn holds_await(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            TokenTree::Ident(ident) => ident == "await",
+            TokenTree::Group(group) => holds_await(group.stream()),
+            _ => false,
+        })
+    }
+    let mut tokens = tokens.into_iter().peekable();
+    let mut bang = false;
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Group(group) if bang && holds_await(group.stream()) => return true,
+            TokenTree::Group(group) if awaits_in_macro(group.stream()) => return true,
+            TokenTree::Ident(_) => {
+                bang = matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+                if bang {
+                    tokens.next();
+                }
+                continue;
+            }
+            _ => {}
+        }
+        bang = false;
     }
     false
 }
@@ -385,6 +420,26 @@ impl<F: FnMut(Expr) -> Expr> VisitMut for Returns<F> {
                     .take()
                     .map_or_else(|| syn::parse_quote!(()), |value| *value);
                 ret.expr = Some(Box::new((self.0)(value)));
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// Rewrites each `.await` of the body (outside closures, async blocks and
+/// nested items) with `F`, which gets the awaited expression.
+pub(crate) struct Awaits<F>(pub(crate) F);
+
+impl<F: FnMut(Expr) -> Expr> VisitMut for Awaits<F> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) => {}
+            Expr::Await(awaited) => {
+                self.visit_expr_mut(&mut awaited.base);
+                let base = std::mem::replace(&mut *awaited.base, Expr::PLACEHOLDER);
+                *awaited.base = (self.0)(base);
             }
             _ => visit_mut::visit_expr_mut(self, expr),
         }

@@ -372,7 +372,9 @@ fn probe(krate: &TokenStream, n_ret: &syn::Ident) -> TokenStream {
 /// expand"): the body stays in the function itself wherever its value need
 /// not be seen (`#[timed]`, a return type that hides its value such as
 /// `impl Fn(&str) -> &str`, a body that never returns), so that it compiles
-/// and runs exactly as written. Where the value decides the outcome, the
+/// and runs exactly as written; an `async fn` body there has each `.await`
+/// wrapped in `suspending`, which tells the guard when the call is
+/// suspended, so that a drop there is told apart from a return. Where the value decides the outcome, the
 /// body runs in a closure (an async block for `async fn`) whose every
 /// `return` and `?` lands in one place; three things keep that closure
 /// faithful to the function:
@@ -435,6 +437,30 @@ fn instrument(function: &mut Function, plan: Plan) {
     if sync && valueless && on_return.is_some() && plan.guard.is_some() {
         on_return = None;
         exits = Some(quote!(::core::result::Result::Ok(())));
+    }
+    // So does an async one, which then tells its guard where it suspends:
+    // each `.await` clears the guard's flag while the awaited future is
+    // pending, so a drop there is a cancellation and any other drop without
+    // a panic a return. (The body keeps the declared type as its expected
+    // type: a closure it returns for `-> impl Fn(&str) -> &str` gets its
+    // signature from it.) An `.await` inside a macro call would be a
+    // suspension unseen: such a body runs in an async block as below.
+    let async_in_place = matches!(function.shape, Shape::Async)
+        && valueless
+        && !function.awaits_in_macro
+        && on_return.is_some()
+        && plan.guard.is_some();
+    if async_in_place {
+        on_return = None;
+        exits = Some(quote!(::core::result::Result::Ok(())));
+        let mut awaits = ast::Awaits(|base: Expr| {
+            syn::parse_quote_spanned!(base.span()=>
+                #krate::__private::suspending(#n_guard.polling(), #base)
+            )
+        });
+        for stmt in &mut function.item.block.stmts {
+            awaits.visit_stmt_mut(stmt);
+        }
     }
     // Otherwise a sync body runs in place with each `return` rewritten to
     // record its value, unless a `?` or a macro might leave it unseen; a

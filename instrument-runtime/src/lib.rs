@@ -101,8 +101,12 @@
 //!
 //! How the outcome is found:
 //!
-//! - A synchronous body whose value cannot carry an outcome (`()`, `-> impl Trait`,
-//!   `-> !`) runs in place, as written: the call is `ok` unless it panics.
+//! - A body whose value cannot carry an outcome (`()`, `-> impl Trait`,
+//!   `-> !`) runs in place, as written: the call is `ok` unless it panics
+//!   (or, for an `async fn`, unless its future is dropped at an `.await`:
+//!   each `.await` of the body tells the call it is suspended there, so a
+//!   drop then is `cancelled`; a body with an `.await` inside a macro call,
+//!   such as `tokio::select!`, runs in an async block as below instead).
 //! - A synchronous body with no `?` and no macro that might return (any
 //!   macro outside `std`'s `assert!`, `format!`, `vec!`, `println!`, ...)
 //!   runs in place too; each `return` records the value it returns, and so

@@ -9,7 +9,7 @@ pub use quanta::Instant;
 // Named by `Site::family`.
 pub use crate::catalogue::Kind;
 pub use crate::sites::{
-    call_once, call_with, err_of, label, polled, statements, suspended, CacheLookup, CacheResult,
-    CountGuard, Counted, Custom, DbGuard, ExitProbe, Lookup, ModelOp, Op, Outcome, Probe,
-    ProbeOther, ProbeResult, Site, TimeGuard, Timed, SITES,
+    call_once, call_with, err_of, label, polled, statements, suspended, suspending, CacheLookup,
+    CacheResult, CountGuard, Counted, Custom, DbGuard, ExitProbe, Lookup, ModelOp, Op, Outcome,
+    Probe, ProbeOther, ProbeResult, Site, TimeGuard, Timed, SITES,
 };

@@ -914,6 +914,43 @@ macro_rules! corpus {
         }
 
         $($all)*
+        pub(crate) async fn async_unit_cancelled(entry: &'static str) {
+            let _local = Noisy("local");
+            YieldOnce::default().await;
+            log(entry);
+        }
+
+        $($all)*
+        pub(crate) async fn async_unit_inner_panic(fail: bool) {
+            let _local = Noisy("local");
+            async {
+                assert!(!fail, "inner future");
+            }
+            .await;
+            YieldOnce::default().await;
+        }
+
+        $($all)*
+        pub(crate) async fn async_closure(trim: bool) -> impl Fn(&str) -> &str {
+            YieldOnce::default().await;
+            move |s| if trim { s.trim() } else { s }
+        }
+
+        $($all)*
+        pub(crate) async fn async_sorter() -> impl FnMut(&u32, &u32) -> std::cmp::Ordering {
+            YieldOnce::default().await;
+            |a, b| b.cmp(a)
+        }
+
+        $($all)*
+        pub(crate) async fn async_impl_iter(a: Noisy, n: u32) -> impl Iterator<Item = u32> {
+            let _local = Noisy("local");
+            YieldOnce::default().await;
+            assert!(n > 0, "async iter zero");
+            (0..n).map(move |i| i + u32::from(a.0.is_empty()))
+        }
+
+        $($all)*
         pub(crate) fn future_impl(n: u32) -> impl Future<Output = u32> {
             async move {
                 YieldOnce::default().await;
@@ -1686,6 +1723,21 @@ macro_rules! observe {
         case!(run, async_option => Hit, block_on($m::async_option(Some(1))));
         case!(run, async_option => Miss, block_on($m::async_option(None)));
         case!(run, async_unit => Ok, block_on($m::async_unit("async entry")));
+        case!(run, async_unit_cancelled => Ok, block_on($m::async_unit_cancelled("ran")));
+        case!(run, async_unit_cancelled => Cancelled, poll_once_then_drop($m::async_unit_cancelled("never")));
+        case!(run, async_unit_inner_panic => Ok, block_on($m::async_unit_inner_panic(false)));
+        case!(run, async_unit_inner_panic => Panic, block_on($m::async_unit_inner_panic(true)));
+        case!(run, async_closure => Ok, block_on($m::async_closure(true))(" padded "));
+        case!(run, async_closure => Ok, block_on($m::async_closure(false))(" padded "));
+        case!(run, async_closure => Cancelled, poll_once_then_drop(async { $m::async_closure(true).await(" x ").len() }));
+        case!(run, async_sorter => Ok, {
+            let mut values = vec![1, 3, 2];
+            values.sort_by(block_on($m::async_sorter()));
+            values
+        });
+        case!(run, async_impl_iter => Ok, block_on($m::async_impl_iter(Noisy("a"), 3)).sum::<u32>());
+        case!(run, async_impl_iter => Panic, block_on($m::async_impl_iter(Noisy("a"), 0)).sum::<u32>());
+        case!(run, async_impl_iter => Cancelled, poll_once_then_drop(async { $m::async_impl_iter(Noisy("a"), 2).await.sum::<u32>() }));
         case!(run, future_impl => Ok, block_on($m::future_impl(1)));
         case!(run, future_impl => Cancelled, { drop($m::future_impl(1)); "dropped unpolled" });
         case!(run, future_impl => Cancelled, poll_once_then_drop($m::future_impl(1)));

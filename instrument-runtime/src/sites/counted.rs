@@ -171,7 +171,7 @@ impl<L: AsRef<[SharedString]>> Drop for CountGuard<L> {
     fn drop(&mut self) {
         let outcome = self
             .outcome
-            .or_else(|| exited(self.exited))
+            .or_else(|| exited(self.exited, &self.polling))
             .unwrap_or_else(|| Outcome::unfinished(&self.polling));
         self.site.record(outcome, self.labels.as_ref());
     }

@@ -19,7 +19,7 @@ pub use self::counted::{CountGuard, Counted};
 pub use self::handles::{label, Custom, Site, SITES};
 pub use self::model_op::{statements, DbGuard, ModelOp, Op};
 pub use self::outcome::{
-    call_once, call_with, err_of, polled, suspended, ExitProbe, Outcome, Probe, ProbeOther,
-    ProbeResult,
+    call_once, call_with, err_of, polled, suspended, suspending, ExitProbe, Outcome, Probe,
+    ProbeOther, ProbeResult,
 };
 pub use self::timed::{TimeGuard, Timed};

@@ -211,7 +211,11 @@ impl Drop for DbGuard {
         if let Some(query_duration) = &handles.query_duration {
             query_duration.record(seconds);
         }
-        match self.outcome.take().or_else(|| exited(self.exited.take())) {
+        match self
+            .outcome
+            .take()
+            .or_else(|| exited(self.exited.take(), &self.polling))
+        {
             Some(Ok(())) => {
                 if let Some(model) = &handles.model {
                     model.increment(self.statements);

@@ -2,7 +2,7 @@
 //! the return value's type where the function is written, and the helpers
 //! the generated code runs a body with.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,12 +47,13 @@ pub(super) fn exit_outcome(ok: bool) -> Outcome {
 }
 
 /// The outcome a guard set with `exits` reports when dropped without
-/// `returned`: that outcome, unless the call is unwinding from a panic.
-/// (A call made while another panic unwinds, from a `Drop`, cannot tell
-/// and reports the exit.)
+/// `returned`: that outcome, unless the call is unwinding from a panic or
+/// is suspended at an `.await` (`own` cleared by [`suspending`]: the future
+/// was dropped there). (A call made while another panic unwinds, from a
+/// `Drop`, cannot tell and reports the exit.)
 #[inline]
-pub(super) fn exited<T>(exited: Option<T>) -> Option<T> {
-    exited.filter(|_| !std::thread::panicking())
+pub(super) fn exited<T>(exited: Option<T>, own: &AtomicBool) -> Option<T> {
+    exited.filter(|_| !std::thread::panicking() && own.load(Ordering::Relaxed))
 }
 
 /// Wraps a return value so the probe traits can tell `Result`s from
@@ -177,6 +178,42 @@ impl<F: Future> Future for Polled<'_, F> {
         let unwinding = Unwinding(this.unwinding);
         let poll = this.future.poll(cx);
         std::mem::forget(unwinding);
+        poll
+    }
+}
+
+/// `future`, awaited by an async body that runs in place: the guard's flag
+/// `own` is cleared while the future is pending, so a guard dropped then
+/// knows the call was cancelled at this `.await`, and set again when it is
+/// polled, so a panic in the awaited future is the call's own.
+#[inline]
+pub fn suspending<F: IntoFuture>(own: &AtomicBool, future: F) -> Suspending<'_, F::IntoFuture> {
+    Suspending {
+        own,
+        future: future.into_future(),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`suspending`].
+    pub struct Suspending<'a, F> {
+        own: &'a AtomicBool,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Suspending<'_, F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.own.store(true, Ordering::Relaxed);
+        let poll = this.future.poll(cx);
+        if poll.is_pending() {
+            this.own.store(false, Ordering::Relaxed);
+        }
         poll
     }
 }

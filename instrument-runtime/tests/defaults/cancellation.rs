@@ -291,6 +291,19 @@ async fn innocent_bystander() -> u8 {
     0
 }
 
+/// Runs in place (its value says nothing): the `.await` tells the guard
+/// that the call is suspended.
+#[counted]
+async fn innocent_unit() {
+    std::future::pending::<()>().await;
+}
+
+#[counted]
+async fn innocent_closure() -> impl Fn(&str) -> &str {
+    std::future::pending::<()>().await;
+    |s| s.trim()
+}
+
 #[model_op(model = "bystander", op = select, alias = "bystander")]
 async fn innocent_query() -> Result<(), String> {
     std::future::pending::<()>().await;
@@ -308,12 +321,23 @@ fn future_dropped_by_a_sibling_panic_is_cancelled_not_panic() {
     common::metrics();
     let result = std::panic::catch_unwind(|| {
         block_on(async {
-            let _ = tokio::join!(innocent_bystander(), innocent_query(), sibling_panics());
+            let _ = tokio::join!(
+                innocent_bystander(),
+                innocent_unit(),
+                innocent_closure(),
+                innocent_query(),
+                sibling_panics()
+            );
         })
     });
     assert!(result.is_err(), "the sibling's panic propagates");
     assert_eq!(calls("innocent_bystander", "panic"), Some(0.0));
     assert_eq!(calls("innocent_bystander", "cancelled"), Some(1.0));
+    for function in ["innocent_unit", "innocent_closure"] {
+        assert_eq!(calls(function, "panic"), Some(0.0), "{function}");
+        assert_eq!(calls(function, "ok"), Some(0.0), "{function}");
+        assert_eq!(calls(function, "cancelled"), Some(1.0), "{function}");
+    }
     let page = scrape();
     assert_eq!(
         page.value(

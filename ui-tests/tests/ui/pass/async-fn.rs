@@ -27,6 +27,13 @@ async fn length(text: &str) -> usize {
 #[counted]
 async fn nothing() {}
 
+// The closure gets its signature from the declared `impl Fn`.
+#[counted]
+async fn trimmer() -> impl Fn(&str) -> &str {
+    yield_once().await;
+    |s| s.trim()
+}
+
 #[model_op(model = "order", op = delete)]
 async fn delete_order(id: u32) -> Result<(), String> {
     yield_once().await;
@@ -88,6 +95,7 @@ fn main() {
     assert_eq!(block_on(fetch(0)), Err("no id 0".to_owned()));
     assert_eq!(block_on(length("four")), 4);
     block_on(nothing());
+    assert_eq!(block_on(trimmer())(" padded "), "padded");
     assert_eq!(block_on(delete_order(1)), Ok(()));
     assert_eq!(block_on(delete_order(0)), Err("no order 0".to_owned()));
     assert_eq!(block_on(cached("hit")), Some("hit".to_owned()));
@@ -112,6 +120,10 @@ fn main() {
         ),
         (
             format!(r#"function_calls_total{{function="nothing",module="{m}",result="ok"}}"#),
+            1,
+        ),
+        (
+            format!(r#"function_calls_total{{function="trimmer",module="{m}",result="ok"}}"#),
             1,
         ),
         (
