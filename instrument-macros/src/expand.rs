@@ -610,7 +610,19 @@ fn instrument(function: &mut Function, plan: Plan) {
             }}
         }
         (Shape::Async, Some(on_return)) => {
-            let body = awaited(quote!(async move { #expect #bind_args #(#stmts)* }));
+            // The body's statements in a block of their own, its value bound
+            // by a `let`: the tail's temporaries are dropped at the end of
+            // that statement, before the arguments bound before it, as the
+            // function drops them.
+            let body = awaited(quote! {
+                async move {
+                    #expect
+                    #bind_args
+                    let #n_ret #annotation = { #(#stmts)* };
+                    #[allow(unreachable_code)]
+                    { #n_ret }
+                }
+            });
             quote! {{
                 #statics #labels #guard
                 #pass_args

@@ -914,6 +914,27 @@ macro_rules! corpus {
         }
 
         $($all)*
+        pub(crate) async fn async_diverges(n: u32) -> u32 {
+            let _local = Noisy("local");
+            YieldOnce::default().await;
+            if n > 0 {
+                return n;
+            }
+            panic!("async diverges")
+        }
+
+        $($all)*
+        pub(crate) async fn async_loops(n: u32) -> Result<u32, String> {
+            YieldOnce::default().await;
+            loop {
+                if n > 0 {
+                    return Ok(n);
+                }
+                return Err("zero".to_owned());
+            }
+        }
+
+        $($all)*
         pub(crate) async fn async_unit_cancelled(entry: &'static str) {
             let _local = Noisy("local");
             YieldOnce::default().await;
@@ -1723,6 +1744,10 @@ macro_rules! observe {
         case!(run, async_option => Hit, block_on($m::async_option(Some(1))));
         case!(run, async_option => Miss, block_on($m::async_option(None)));
         case!(run, async_unit => Ok, block_on($m::async_unit("async entry")));
+        case!(run, async_diverges => Ok, block_on($m::async_diverges(2)));
+        case!(run, async_diverges => Panic, block_on($m::async_diverges(0)));
+        case!(run, async_loops => Ok, block_on($m::async_loops(2)));
+        case!(run, async_loops => Error, block_on($m::async_loops(0)));
         case!(run, async_unit_cancelled => Ok, block_on($m::async_unit_cancelled("ran")));
         case!(run, async_unit_cancelled => Cancelled, poll_once_then_drop($m::async_unit_cancelled("never")));
         case!(run, async_unit_inner_panic => Ok, block_on($m::async_unit_inner_panic(false)));
@@ -2097,17 +2122,10 @@ impl Page {
 const CALLS: &str = "function_calls_total";
 const DURATIONS: &str = "function_calls_duration_seconds_count";
 
-/// Differences known and not fixed yet, as (module, function): in an
-/// `async fn` that records its outcome, the arguments move into the async
-/// block that runs the body, so a temporary of the body's tail expression
-/// is dropped after them, where the plain function drops it before them
-/// (edition 2021). The test fails when one of these stops differing, so
-/// that a fix takes it off the list.
-const KNOWN: &[(&str, &str)] = &[
-    ("counted", "async_tail_temporary"),
-    ("model_op", "async_tail_temporary"),
-    ("stacked", "async_tail_temporary"),
-];
+/// Differences known and not fixed yet, as (module, function): none
+/// today. The test fails when one of these stops differing, so that a fix
+/// takes it off the list.
+const KNOWN: &[(&str, &str)] = &[];
 
 #[test]
 fn every_annotated_function_behaves_as_the_plain_one() {
