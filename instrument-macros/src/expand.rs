@@ -536,14 +536,6 @@ fn instrument(function: &mut Function, plan: Plan) {
             // A body without a tail expression ends by diverging (its type
             // is not `()`): only its `return`s have a value.
             // So does one that is a panicking macro: it stays the tail.
-            let diverging_macro = |expr: &Expr| {
-                let Expr::Macro(mac) = expr else { return false };
-                let name = mac.mac.path.segments.last().map(|s| s.ident.to_string());
-                matches!(
-                    name.as_deref(),
-                    Some("panic" | "unreachable" | "todo" | "unimplemented")
-                )
-            };
             let tail = match stmts.last() {
                 Some(syn::Stmt::Expr(tail, None)) if diverging_macro(tail) => None,
                 Some(syn::Stmt::Expr(_, None)) => match stmts.pop() {
@@ -613,16 +605,23 @@ fn instrument(function: &mut Function, plan: Plan) {
             // The body's statements in a block of their own, its value bound
             // by a `let`: the tail's temporaries are dropped at the end of
             // that statement, before the arguments bound before it, as the
-            // function drops them.
-            let body = awaited(quote! {
-                async move {
-                    #expect
-                    #bind_args
+            // function drops them. A tail that panics has no value to
+            // bind (nor temporaries to drop): it stays the tail.
+            let panicking_tail = match stmts.last() {
+                Some(syn::Stmt::Expr(tail, _)) => diverging_macro(tail),
+                Some(syn::Stmt::Macro(mac)) => panics(&mac.mac),
+                _ => false,
+            };
+            let run = if panicking_tail {
+                quote!(#(#stmts)*)
+            } else {
+                quote! {
                     let #n_ret #annotation = { #(#stmts)* };
                     #[allow(unreachable_code)]
                     { #n_ret }
                 }
-            });
+            };
+            let body = awaited(quote!(async move { #expect #bind_args #run }));
             quote! {{
                 #statics #labels #guard
                 #pass_args
@@ -689,6 +688,21 @@ fn instrument(function: &mut Function, plan: Plan) {
         }
     };
     *function.item.block = syn::parse2::<Block>(body).expect("generated block parses");
+}
+
+/// Whether the expression is a call of a macro that panics (`panic!`,
+/// `unreachable!`, `todo!`, `unimplemented!`).
+fn diverging_macro(expr: &Expr) -> bool {
+    matches!(expr, Expr::Macro(mac) if panics(&mac.mac))
+}
+
+/// Whether the macro is one that panics.
+fn panics(mac: &syn::Macro) -> bool {
+    let name = mac.path.segments.last().map(|s| s.ident.to_string());
+    matches!(
+        name.as_deref(),
+        Some("panic" | "unreachable" | "todo" | "unimplemented")
+    )
 }
 
 /// Whether the type holds a `_` (an `impl Trait` of the signature).

@@ -179,6 +179,10 @@ where
     format!("{polled:?}")
 }
 
+fn never_returns() -> ! {
+    panic!("never returns")
+}
+
 fn double(x: u32) -> u32 {
     x * 2
 }
@@ -921,6 +925,24 @@ macro_rules! corpus {
                 return n;
             }
             panic!("async diverges")
+        }
+
+        $($all)*
+        pub(crate) async fn async_panics_stmt(n: u32) -> u32 {
+            YieldOnce::default().await;
+            if n > 0 {
+                return n;
+            }
+            panic!("async panics");
+        }
+
+        $($all)*
+        pub(crate) async fn async_never(n: u32) -> u32 {
+            YieldOnce::default().await;
+            if n > 0 {
+                return n;
+            }
+            never_returns()
         }
 
         $($all)*
@@ -1746,6 +1768,10 @@ macro_rules! observe {
         case!(run, async_unit => Ok, block_on($m::async_unit("async entry")));
         case!(run, async_diverges => Ok, block_on($m::async_diverges(2)));
         case!(run, async_diverges => Panic, block_on($m::async_diverges(0)));
+        case!(run, async_panics_stmt => Ok, block_on($m::async_panics_stmt(2)));
+        case!(run, async_panics_stmt => Panic, block_on($m::async_panics_stmt(0)));
+        case!(run, async_never => Ok, block_on($m::async_never(2)));
+        case!(run, async_never => Panic, block_on($m::async_never(0)));
         case!(run, async_loops => Ok, block_on($m::async_loops(2)));
         case!(run, async_loops => Error, block_on($m::async_loops(0)));
         case!(run, async_unit_cancelled => Ok, block_on($m::async_unit_cancelled("ran")));
