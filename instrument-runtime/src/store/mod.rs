@@ -1,13 +1,16 @@
 //! Every series, stored as atomics and rendered in the Prometheus text
 //! format: the recorder behind the `metrics` facade once `install()` has run.
 //!
-//! A counter is one `AtomicU64`; a histogram is a cumulative set of atomic
-//! buckets and an atomic sum, so a sample is one bucket increment and one
-//! add: no queue, no upkeep, no summaries. Rendering is deterministic
+//! A counter is one `AtomicU64`; a histogram is a set of atomic buckets and
+//! an atomic sum, so a sample is one bucket increment and one add: no
+//! queue, no upkeep, no summaries. A series that threads contend on spreads
+//! over a cache line per core (see `striped`), so cores do not queue on one
+//! line. Rendering is deterministic
 //! (families and series sorted) and escapes label values and HELP texts as
 //! the text format requires, so no value can break the page or be altered.
 
 mod render;
+mod striped;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -27,16 +30,16 @@ type Labels = Vec<(String, String)>;
 
 /// A counter series.
 #[derive(Debug, Default)]
-struct AtomicCounter(AtomicU64);
+struct AtomicCounter(striped::Counter);
 
 impl CounterFn for AtomicCounter {
     #[inline]
     fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::Relaxed);
+        self.0.add(value);
     }
 
     fn absolute(&self, value: u64) {
-        self.0.fetch_max(value, Ordering::Relaxed);
+        self.0.raise_to(value);
     }
 }
 
@@ -72,33 +75,25 @@ impl GaugeFn for AtomicGauge {
 #[derive(Debug)]
 pub(crate) struct AtomicHistogram {
     bounds: Arc<[f64]>,
-    /// `bounds.len() + 1` slots; the last is `+Inf`.
-    buckets: Box<[AtomicU64]>,
-    sum: AtomicU64,
+    /// `bounds.len() + 1` buckets; the last is `+Inf`.
+    buckets: striped::Buckets,
 }
 
 impl AtomicHistogram {
     fn new(bounds: Arc<[f64]>) -> Self {
-        let buckets = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
-        AtomicHistogram {
-            bounds,
-            buckets,
-            sum: AtomicU64::new(0f64.to_bits()),
-        }
+        let buckets = striped::Buckets::new(bounds.len() + 1);
+        AtomicHistogram { bounds, buckets }
     }
 
     /// Cumulative bucket counts (the last is the total count) and the sum.
     fn snapshot(&self) -> (Vec<u64>, f64) {
-        let mut total = 0;
-        let cumulative = self
-            .buckets
-            .iter()
-            .map(|bucket| {
-                total += bucket.load(Ordering::Relaxed);
-                total
-            })
-            .collect();
-        (cumulative, f64::from_bits(self.sum.load(Ordering::Relaxed)))
+        let (mut counts, sum) = self.buckets.read();
+        let mut total = 0u64;
+        for count in &mut counts {
+            total = total.wrapping_add(*count);
+            *count = total;
+        }
+        (counts, sum)
     }
 }
 
@@ -107,12 +102,7 @@ impl HistogramFn for AtomicHistogram {
     fn record(&self, value: f64) {
         // Prometheus buckets are upper-inclusive: `le="0.1"` holds 0.1.
         let index = self.bounds.partition_point(|bound| *bound < value);
-        self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        let _ = self
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + value).to_bits())
-            });
+        self.buckets.record(index, value);
     }
 }
 

@@ -33,7 +33,7 @@ impl Store {
         {
             let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
             taken.extend(counters.iter().map(|(key, counter)| {
-                let value = counter.0.load(Ordering::Relaxed);
+                let value = counter.0.get();
                 (key.clone(), Kind::Counter, Sample::Counter(value))
             }));
         }

@@ -14,6 +14,7 @@
 //! then the medians and a table of ratios from the same run, with the
 //! targets in brackets.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -312,6 +313,16 @@ impl Floors {
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    /// A count of this thread's own: the floor of any counter design.
+    static LOCAL_CALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[inline(always)]
+fn thread_local_add() {
+    LOCAL_CALLS.with(|calls| calls.set(black_box(calls.get() + 1)));
+}
+
 // ---------------------------------------------------------------- benches
 
 fn sync(c: &mut Criterion, floors: &Floors) {
@@ -320,6 +331,7 @@ fn sync(c: &mut Criterion, floors: &Floors) {
     group.bench_function("atomic_fetch_add", |b| {
         b.iter(|| CALLS.fetch_add(1, Ordering::Relaxed))
     });
+    group.bench_function("thread_local_add", |b| b.iter(thread_local_add));
     group.bench_function("counted", |b| b.iter(counted_fn));
     group.bench_function("counted_floor", |b| b.iter(|| floors.counted()));
     group.bench_function("timed", |b| b.iter(timed_fn));
@@ -418,6 +430,7 @@ fn two_threads(c: &mut Criterion, floors: &Floors) {
     bench("atomic_fetch_add", &|| {
         black_box(CALLS.fetch_add(1, Ordering::Relaxed));
     });
+    bench("thread_local_add", &thread_local_add);
     bench("counted", &counted_fn);
     bench("counted_floor", &|| floors.counted());
     bench("timed", &timed_fn);
@@ -497,6 +510,7 @@ fn report(dir: &Path) {
             &[
                 "bare",
                 "atomic_fetch_add",
+                "thread_local_add",
                 "counted_floor",
                 "counted",
                 "timed_floor",
@@ -539,6 +553,7 @@ fn report(dir: &Path) {
             "two_threads",
             &[
                 "atomic_fetch_add",
+                "thread_local_add",
                 "counted_floor",
                 "counted",
                 "timed_floor",
@@ -582,10 +597,8 @@ fn report(dir: &Path) {
         "  {:<50} {:>9}  {:<17} {:<10} range from the intervals",
         "ratio", "measured", "[target]", "verdict"
     );
-    let ratio = |group: &str, a: &str, b: &str, target: Target| {
-        let (a_est, b_est) = (est(group, a), est(group, b));
+    let line = |what: String, a_est: Estimate, b_est: Estimate, target: Target| {
         let value = a_est.median / b_est.median;
-        let what = format!("{group}: {a} / {b}");
         println!(
             "  {what:<50} {value:>8.2}x  {:<17} {:<10} {:.2}..{:.2}",
             format!("[{}]", target.show()),
@@ -593,6 +606,10 @@ fn report(dir: &Path) {
             a_est.low / b_est.high,
             a_est.high / b_est.low,
         );
+    };
+    let ratio = |group: &str, a: &str, b: &str, target: Target| {
+        let what = format!("{group}: {a} / {b}");
+        line(what, est(group, a), est(group, b), target);
     };
     for group in ["sync", "async"] {
         ratio(group, "counted", "counted_floor", Target::AtMost(1.2));
@@ -613,7 +630,7 @@ fn report(dir: &Path) {
     ratio("dynamic_labels", "hand_counter", "counted", Target::None);
     ratio("dynamic_labels", "hand_histogram", "timed", Target::None);
     let group = "two_threads";
-    ratio(group, "counted", "counted_floor", Target::AtMost(1.0));
+    ratio(group, "counted", "counted_floor", Target::AtMost(1.1));
     ratio(group, "timed", "timed_floor", Target::AtMost(1.0));
     ratio(group, "model_op", "model_op_floor", Target::AtMost(1.0));
     ratio(
@@ -624,6 +641,19 @@ fn report(dir: &Path) {
     );
     ratio(group, "hand_counter", "counted", Target::None);
     ratio(group, "autometrics", "counted", Target::None);
+    ratio(group, "counted", "thread_local_add", Target::None);
+    ratio(group, "atomic_fetch_add", "thread_local_add", Target::None);
+    // One function called from two threads against one: what contention
+    // adds per call.
+    let across = |a: &str, b: &str, target: Target| {
+        let what = format!("two_threads: {a} / sync: {b}");
+        line(what, est("two_threads", a), est("sync", b), target);
+    };
+    across("counted", "counted", Target::AtMost(1.3));
+    across("timed", "timed", Target::None);
+    across("model_op", "model_op", Target::None);
+    across("atomic_fetch_add", "atomic_fetch_add", Target::None);
+    across("thread_local_add", "thread_local_add", Target::None);
 }
 
 fn main() {
