@@ -27,14 +27,33 @@ use crate::catalogue::compat::{DB_NEW_CONNECTIONS, DB_NEW_CONNECTION_ERRORS};
 use crate::catalogue::Family;
 use crate::runtime::{self, Runtime};
 
-/// A connection was opened, on the settings' DB alias and vendor; the
-/// module's example shows it with [`connection_failed`].
+/// A connection was opened, on the settings' DB alias and vendor.
+///
+/// ```
+/// instrument_runtime::Builder::new()
+///     .django_compat(true)
+///     .db_alias("orders")
+///     .db_vendor("postgresql")
+///     .install()
+///     .unwrap();
+/// instrument_runtime::db::connection_opened();
+/// instrument_runtime::db::connection_opened();
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"db_new_connections_total{alias="orders",vendor="postgresql"} 2"#));
+/// ```
 pub fn connection_opened() {
     count(&DB_NEW_CONNECTIONS, None);
 }
 
-/// Opening a connection failed, on the settings' DB alias and vendor; see
-/// the module's example.
+/// Opening a connection failed, on the settings' DB alias and vendor.
+///
+/// ```
+/// instrument_runtime::Builder::new().django_compat(true).install().unwrap();
+/// instrument_runtime::db::connection_failed();
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"db_new_connection_errors_total{alias="default",vendor="unknown"} 1"#));
+/// // Without the django-prometheus profile, the hooks record nothing.
+/// ```
 pub fn connection_failed() {
     count(&DB_NEW_CONNECTION_ERRORS, None);
 }
@@ -54,8 +73,14 @@ pub fn connection_opened_on(alias: &str, vendor: &str) {
     count(&DB_NEW_CONNECTIONS, Some((alias, vendor)));
 }
 
-/// Opening a connection on `alias` (a database of `vendor`) failed; see
-/// [`connection_opened_on`] for an example.
+/// Opening a connection on `alias` (a database of `vendor`) failed.
+///
+/// ```
+/// instrument_runtime::Builder::new().django_compat(true).install().unwrap();
+/// instrument_runtime::db::connection_failed_on("analytics", "sqlite");
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"db_new_connection_errors_total{alias="analytics",vendor="sqlite"} 1"#));
+/// ```
 pub fn connection_failed_on(alias: &str, vendor: &str) {
     count(&DB_NEW_CONNECTION_ERRORS, Some((alias, vendor)));
 }

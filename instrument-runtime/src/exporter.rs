@@ -80,6 +80,28 @@ impl Builder {
     /// families buckets there (`PrometheusBuilder::set_buckets` or
     /// `set_buckets_for_metric`), or they are rendered as summaries.
     ///
+    /// ```
+    /// use instrument_runtime::timed;
+    /// use metrics_exporter_prometheus::PrometheusBuilder;
+    ///
+    /// #[timed]
+    /// fn render_invoice() {}
+    ///
+    /// // The application's own exporter, installed its own way.
+    /// let handle = PrometheusBuilder::new()
+    ///     .set_buckets(&[0.05, 0.5])
+    ///     .unwrap()
+    ///     .install_recorder()
+    ///     .unwrap();
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .attach_prometheus(handle)
+    ///     .unwrap();
+    /// render_invoice();
+    /// let page = metrics.render();
+    /// assert!(page.contains("# TYPE function_calls_duration_seconds histogram"));
+    /// assert!(page.contains(r#"function="render_invoice""#));
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`attach`](Self::attach).

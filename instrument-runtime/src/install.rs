@@ -18,6 +18,26 @@ impl Builder {
     ///
     /// A setting that cannot be used, the listener that cannot be bound, or
     /// [`Error::AlreadyInstalled`]. Nothing is installed then.
+    ///
+    /// ```
+    /// #[instrument_runtime::counted]
+    /// fn checkout() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .namespace("shop")
+    ///     .install()?;
+    /// checkout();
+    /// let module = module_path!();
+    /// assert!(metrics.render().contains(&format!(
+    ///     r#"shop_function_calls_total{{function="checkout",module="{module}",result="ok"}} 1"#
+    /// )));
+    /// // Once per process.
+    /// assert!(matches!(
+    ///     instrument_runtime::Builder::new().install(),
+    ///     Err(instrument_runtime::Error::AlreadyInstalled)
+    /// ));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn install(self) -> Result<Metrics, Error> {
         self.install_with(|ours| ours)
     }

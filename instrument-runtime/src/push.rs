@@ -191,9 +191,18 @@ impl Push {
     /// Present this client certificate (PEM chain and PEM private key) to
     /// an `https://` gateway that requires one (`client_auth_type:
     /// RequireAndVerifyClientCert` in its web config). Read when the push
-    /// is sent.
+    /// is sent: a file that cannot be used fails the push with an error
+    /// naming it, before anything is sent.
     ///
-    /// [`ca_file`](Push::ca_file) has an example with both.
+    /// ```
+    /// let metrics = instrument_runtime::install()?;
+    /// let refused = instrument_runtime::Push::new("https://127.0.0.1:9091", "import")
+    ///     .client_cert("/nonexistent/client.crt", "/nonexistent/client.key")
+    ///     .send(&metrics);
+    /// let message = refused.unwrap_err().to_string();
+    /// assert!(message.contains("/nonexistent/client.crt"), "{message}");
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     #[cfg(feature = "tls")]
     pub fn client_cert(
         mut self,

@@ -405,8 +405,20 @@ impl Builder {
     }
 
     /// Serve the standalone listener ([`listen`](Builder::listen)) over
-    /// TLS, optionally asking for client certificates (mTLS); see [`Tls`]
-    /// for an example. Needs the `tls` feature.
+    /// TLS, optionally asking for client certificates (mTLS); [`Tls`] says
+    /// what it reads and when. Needs the `tls` feature.
+    ///
+    /// ```no_run
+    /// use instrument_runtime::{Builder, Tls};
+    ///
+    /// // https://<host>:9100/metrics/ (and /metrics), and nothing else.
+    /// let metrics = Builder::new()
+    ///     .listen("0.0.0.0:9100".parse().unwrap())
+    ///     .listen_tls(Tls::new("/etc/metrics/tls.crt", "/etc/metrics/tls.key"))
+    ///     .install()?;
+    /// # drop(metrics);
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     ///
     /// [`Tls`]: crate::Tls
     #[cfg(feature = "tls")]
@@ -464,7 +476,20 @@ impl Builder {
     /// `"__overflow__"`, `cardinality_overflow_total{family}` counts the
     /// folded calls, and a warning is written once per family.
     ///
-    /// The [`OVERFLOW`](crate::OVERFLOW) constant has an example.
+    /// ```
+    /// #[instrument_runtime::counted(name = "downloads_total", labels(file = file))]
+    /// fn download(file: &str) {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new().cardinality_limit(3).install()?;
+    /// for file in ["a.zip", "b.zip", "c.zip", "d.zip", "e.zip", "a.zip"] {
+    ///     download(file);
+    /// }
+    /// let page = metrics.render();
+    /// assert!(page.contains(r#"downloads_total{file="a.zip"} 2"#));
+    /// assert!(page.contains(r#"downloads_total{file="__overflow__"} 2"#));
+    /// assert!(page.contains(r#"cardinality_overflow_total{family="downloads_total"} 2"#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = limit;
         self

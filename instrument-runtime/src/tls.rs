@@ -162,7 +162,20 @@ pub enum TlsVersion {
 impl Tls {
     /// TLS with the certificate chain (leaf first) and private key (PKCS#8,
     /// PKCS#1 or SEC1) of these PEM files; TLS 1.2 and 1.3, no client
-    /// certificate asked for.
+    /// certificate asked for. The files are read at install: one that
+    /// cannot be read is an error naming it, and nothing is installed.
+    ///
+    /// ```
+    /// use instrument_runtime::{Builder, Tls};
+    ///
+    /// let refused = Builder::new()
+    ///     .listen("127.0.0.1:0".parse().unwrap())
+    ///     .listen_tls(Tls::new("/nonexistent/tls.crt", "/nonexistent/tls.key"))
+    ///     .install();
+    /// let message = refused.unwrap_err().to_string();
+    /// assert!(message.contains("listen_tls"), "{message}");
+    /// assert!(message.contains("/nonexistent/tls.crt"), "{message}");
+    /// ```
     pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> Tls {
         Tls {
             cert: Pem::File(cert_file.into()),
@@ -181,6 +194,20 @@ impl Tls {
     /// it, clients must present one
     /// ([`ClientAuth::RequireAndVerifyClientCert`]) unless
     /// [`client_auth`](Tls::client_auth) says otherwise.
+    ///
+    /// ```no_run
+    /// use instrument_runtime::{Builder, Tls};
+    ///
+    /// // Only clients with a certificate of the Prometheus servers' CA.
+    /// Builder::new()
+    ///     .listen("0.0.0.0:9100".parse().unwrap())
+    ///     .listen_tls(
+    ///         Tls::new("/etc/metrics/tls.crt", "/etc/metrics/tls.key")
+    ///             .client_ca_file("/etc/metrics/prometheus-ca.crt"),
+    ///     )
+    ///     .install()?;
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn client_ca_file(mut self, path: impl Into<PathBuf>) -> Tls {
         self.client_ca = Some(Pem::File(path.into()));
         self
@@ -189,12 +216,40 @@ impl Tls {
     /// Which client certificates to ask for. The two that verify need
     /// [`client_ca_file`](Tls::client_ca_file); with a client CA, only
     /// those two are accepted.
+    ///
+    /// ```
+    /// use instrument_runtime::{Builder, ClientAuth, Tls};
+    ///
+    /// // Verifying client certificates needs the CA to verify them with.
+    /// let refused = Builder::new()
+    ///     .listen("127.0.0.1:0".parse().unwrap())
+    ///     .listen_tls(
+    ///         Tls::new("/etc/metrics/tls.crt", "/etc/metrics/tls.key")
+    ///             .client_auth(ClientAuth::VerifyClientCertIfGiven),
+    ///     )
+    ///     .install();
+    /// let message = refused.unwrap_err().to_string();
+    /// assert!(message.contains("VerifyClientCertIfGiven"), "{message}");
+    /// ```
     pub fn client_auth(mut self, auth: ClientAuth) -> Tls {
         self.client_auth = Some(auth);
         self
     }
 
     /// The oldest protocol version accepted; TLS 1.2 unless set.
+    ///
+    /// ```no_run
+    /// use instrument_runtime::{Builder, Tls, TlsVersion};
+    ///
+    /// Builder::new()
+    ///     .listen("0.0.0.0:9100".parse().unwrap())
+    ///     .listen_tls(
+    ///         Tls::new("/etc/metrics/tls.crt", "/etc/metrics/tls.key")
+    ///             .min_version(TlsVersion::Tls13),
+    ///     )
+    ///     .install()?;
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn min_version(mut self, version: TlsVersion) -> Tls {
         self.min_version = version;
         self

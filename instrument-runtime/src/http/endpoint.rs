@@ -15,7 +15,20 @@ use axum::Router;
 use crate::access::{Access, Denied};
 use crate::Metrics;
 
-/// The content type of the Prometheus text exposition format.
+/// The content type of the Prometheus text exposition format, for a
+/// handler of the application's own that serves [`Metrics::render`].
+///
+/// ```
+/// use axum::{http::header, response::IntoResponse, routing::get, Router};
+///
+/// async fn page() -> impl IntoResponse {
+///     let page = instrument_runtime::installed().map(|m| m.render()).unwrap_or_default();
+///     ([(header::CONTENT_TYPE, instrument_runtime::CONTENT_TYPE)], page)
+/// }
+///
+/// let app: Router = Router::new().route("/internal/metrics", get(page));
+/// assert_eq!(instrument_runtime::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+/// ```
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The axum handler that serves the exposition of the installed metrics.
@@ -32,6 +45,15 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 ///
 /// Rendering runs on tokio's blocking pool, so a large page does not hold up
 /// request handling. Before [`install`](crate::install) it answers 503.
+///
+/// ```
+/// use axum::{routing::get, Router};
+///
+/// // The page on a path of the application's choice.
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .route("/internal/metrics", get(instrument_runtime::metrics_handler));
+/// ```
 ///
 /// [`Builder::bearer_token`]: crate::Builder::bearer_token
 /// [`Builder::basic_auth`]: crate::Builder::basic_auth

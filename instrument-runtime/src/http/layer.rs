@@ -150,6 +150,15 @@ impl Default for HttpMetricsLayer {
 impl HttpMetricsLayer {
     /// A layer recording every request, `/metrics` scrapes included (as
     /// django-prometheus does).
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use instrument_runtime::HttpMetricsLayer;
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/orders/{id}", get(|| async { "{}" }))
+    ///     .layer(HttpMetricsLayer::new());
+    /// ```
     pub fn new() -> Self {
         HttpMetricsLayer {
             settings: Arc::default(),
@@ -182,8 +191,16 @@ impl HttpMetricsLayer {
     }
 
     /// Record nothing for requests to `/metrics` and `/metrics/` (the
-    /// scrapes), when `exclude` is true. Off by default; see
-    /// [`exclude_path_prefix`](Self::exclude_path_prefix) for an example.
+    /// scrapes), when `exclude` is true. Off by default.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use instrument_runtime::HttpMetricsLayer;
+    ///
+    /// // Scrapes every 15 s would otherwise be most of a quiet service's traffic.
+    /// let app: Router = instrument_runtime::metrics_router()
+    ///     .layer(HttpMetricsLayer::new().exclude_metrics_endpoint(true));
+    /// ```
     pub fn exclude_metrics_endpoint(mut self, exclude: bool) -> Self {
         Arc::make_mut(&mut self.settings).exclude_metrics_endpoint = exclude;
         self
@@ -205,7 +222,28 @@ impl<S> Layer<S> for HttpMetricsLayer {
     }
 }
 
-/// The service of [`HttpMetricsLayer`].
+/// The service of [`HttpMetricsLayer`]: the inner service, with each
+/// request recorded. Its future is an [`HttpMetricsFuture`].
+///
+/// ```
+/// use axum::{body::Body, http::Request, routing::get, Router};
+/// use instrument_runtime::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let metrics = instrument_runtime::install().unwrap();
+/// let router = Router::new().route("/orders", get(|| async { "[]" }));
+/// let mut service: HttpMetrics<Router> = HttpMetricsLayer::new().layer(router);
+/// let request = Request::get("/orders").body(Body::empty()).unwrap();
+/// let future: HttpMetricsFuture<_> = service.call(request);
+/// assert_eq!(future.await.unwrap().status(), 200);
+/// // Around a whole router the layer runs before routing, so it sees no
+/// // route pattern; inside it (`Router::layer`) the view is `/orders`.
+/// assert!(metrics.render().contains(r#"http_requests_total{method="GET",view="<unmatched>"} 1"#));
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct HttpMetrics<S> {
     inner: S,
@@ -282,7 +320,31 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`HttpMetrics`].
+    /// The response future of [`HttpMetrics`]: the inner service's, with
+    /// the request's latency and status recorded when it completes, or
+    /// the request counted and answered 500 when the inner service panics.
+    ///
+    /// ```
+    /// use axum::{body::Body, http::Request, routing::get, Router};
+    /// use instrument_runtime::{HttpMetricsFuture, HttpMetricsLayer};
+    /// use tower_layer::Layer;
+    /// use tower_service::Service;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let metrics = instrument_runtime::install().unwrap();
+    /// let router = Router::new().route("/missing", get(|| async {
+    ///     (axum::http::StatusCode::NOT_FOUND, "no such thing")
+    /// }));
+    /// let mut service = HttpMetricsLayer::new().layer(router);
+    /// let future: HttpMetricsFuture<_> = service.call(Request::get("/missing").body(Body::empty()).unwrap());
+    /// let response = future.await.unwrap();
+    /// assert_eq!(response.status(), 404);
+    /// assert!(metrics.render().contains(
+    ///     r#"http_responses_total_by_status{status="404",method="GET",view="<unmatched>"} 1"#
+    /// ));
+    /// # }
+    /// ```
     pub struct HttpMetricsFuture<F> {
         #[pin]
         state: FutureState<F>,

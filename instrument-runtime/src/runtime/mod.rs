@@ -140,6 +140,17 @@ impl Metrics {
     /// far) is listed with HELP and TYPE only, as prometheus_client does.
     ///
     /// With metrics-exporter-prometheus as the backend, its own rendering.
+    ///
+    /// ```
+    /// #[instrument_runtime::counted(name = "emails_sent_total")]
+    /// fn send_email() {}
+    ///
+    /// let metrics = instrument_runtime::install()?;
+    /// send_email();
+    /// let page = metrics.render();
+    /// assert!(page.contains("# TYPE emails_sent_total counter\nemails_sent_total 1\n"));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
     pub fn render(&self) -> String {
         match &self.source {
             Source::Store(store) => store.render(),

@@ -342,6 +342,17 @@ impl Store {
 /// Every series is an atomic counter, gauge or set of histogram buckets,
 /// rendered in the Prometheus text format by the [`Metrics`](crate::Metrics)
 /// that `install_with` returns.
+///
+/// ```
+/// use metrics_util::layers::{Layer, PrefixLayer};
+///
+/// // Every series, hand-written ones included, under one prefix.
+/// let metrics = instrument_runtime::Builder::new()
+///     .install_with(|store| PrefixLayer::new("billing").layer(store))
+///     .unwrap();
+/// metrics::counter!("invoices_total").increment(3);
+/// assert!(metrics.render().contains("billing_invoices_total 3\n"));
+/// ```
 #[derive(Clone)]
 pub struct StoreRecorder(Arc<Store>);
 
