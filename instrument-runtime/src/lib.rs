@@ -66,16 +66,106 @@
 //! }
 //! ```
 //!
-//! - **Protecting `/metrics/`**: [`Builder::allow_network`],
-//!   [`Builder::bearer_token`], [`Builder::basic_auth`] (with [`Secret`]s
-//!   read from files or the environment), a standalone listener with
-//!   [`Builder::listen`], and, with the `tls` feature, TLS, client
-//!   certificates and exporter-toolkit's `web-config.yml`.
-//! - **Batch jobs** push to a Pushgateway when they end: [`Metrics::push`],
-//!   [`Push`].
-//! - **django-prometheus's own families**, for the dashboards built on them:
-//!   [`Builder::django_compat`].
-//! - **Connections a pool opens**: the [`db`] hooks.
+//! # HTTP metrics
+//!
+//! [`HttpMetricsLayer`] on the router records the request and response
+//! families of django-prometheus's middlewares:
+//!
+//! | family | type | labels | recorded |
+//! |---|---|---|---|
+//! | `http_requests_total` | counter | method, view | when the request arrives |
+//! | `http_responses_total_by_status` | counter | status, method, view | when the response head is ready |
+//! | `http_requests_latency_seconds` | histogram | method, view | until the response head, an inner `Err`, or the request being dropped |
+//! | `http_exceptions_total` | counter | type, view | a handler panic (`panic`) or an inner service `Err` (its type name) |
+//!
+//! `view` is the route template (`/users/{id}`), never the raw path, so
+//! the series are bounded by the routes whatever paths clients send; a
+//! request no route matches is `<unmatched>`, a method outside the
+//! standard nine `<invalid method>`. Put the layer on the `Router` with
+//! `Router::layer`, where the route is known. A panicking handler is
+//! answered with an empty 500 and counted; the server keeps serving.
+//!
+//! # Protecting `/metrics/`
+//!
+//! The page tells whoever reads it the routes, traffic and error rates. An
+//! allow-list, a bearer token and basic credentials guard it, on
+//! [`metrics_router`] and on the standalone listener ([`Builder::listen`])
+//! alike: a client outside the networks gets 403, one without valid
+//! credentials 401, and neither any metric data. Secrets are read at
+//! [`install`] from a file or the environment ([`Secret`]); one that cannot
+//! be read is an [`Error::InvalidSetting`] naming it, never showing it, and
+//! nothing is installed.
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//!
+//! use instrument_runtime::{Builder, Secret};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     Builder::new()
+//!         .allow_network("10.0.0.0/8")
+//!         .bearer_token(Secret::from_file("/run/secrets/metrics_token"))
+//!         .install()?;
+//!     let app = axum::Router::new().merge(instrument_runtime::metrics_router());
+//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8000").await?;
+//!     // The allow-list needs the client's address.
+//!     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! With the `tls` feature the standalone listener speaks TLS and can ask
+//! for client certificates (`Builder::listen_tls`, `Tls`), and reads
+//! exporter-toolkit's `web-config.yml`, bcrypt users included
+//! (`Builder::web_config_file`), as Prometheus's own exporters do.
+//!
+//! # The django-prometheus profile
+//!
+//! The Grafana dashboards made for django-prometheus (django-mixin) query
+//! the package's own names. [`Builder::django_compat`] adds them, with the
+//! package's labels, buckets and counting rules, next to the families
+//! above: the HTTP layer's `http_requests_latency_seconds_by_view_method`
+//! and its siblings, `db_query_duration_seconds` from [`model_op`],
+//! `cache_get_total` and its hits, misses and failures from
+//! [`cache_lookup`], and the connection counters of the [`db`] hooks.
+//!
+//! ```
+//! instrument_runtime::Builder::new()
+//!     .namespace("django") // the package's names exactly
+//!     .db_vendor("sqlite")
+//!     .django_compat(true)
+//!     .install()?;
+//! instrument_runtime::db::connection_opened(); // from the pool's connect hook
+//! let page = instrument_runtime::installed().unwrap().render();
+//! assert!(page.contains(r#"django_db_new_connections_total{alias="default",vendor="sqlite"} 1"#));
+//! assert!(page.contains("# TYPE django_http_requests_latency_seconds_by_view_method histogram"));
+//! # Ok::<(), instrument_runtime::Error>(())
+//! ```
+//!
+//! # Batch jobs
+//!
+//! A job that ends before Prometheus could scrape it pushes its page to a
+//! Pushgateway when it finishes ([`Metrics::push`], [`Push`] for grouping
+//! labels, a timeout, credentials and `https://`). A push replaces what
+//! the same job pushed before; a failure is a [`PushError`] naming the
+//! URL and, for a refusal, the gateway's answer.
+//!
+//! ```no_run
+//! #[instrument_runtime::counted]
+//! fn run_import() -> Result<u32, std::io::Error> {
+//!     Ok(42)
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let metrics = instrument_runtime::install()?;
+//!     let outcome = run_import();
+//!     // Push whatever happened: a failed run's counters are what an alert needs.
+//!     metrics.push("http://pushgateway:9091", "order-import")?;
+//!     outcome?;
+//!     Ok(())
+//! }
+//! ```
 //!
 //! # The families
 //!
