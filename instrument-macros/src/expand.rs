@@ -557,14 +557,17 @@ fn instrument(function: &mut Function, plan: Plan) {
                 // temporaries are dropped when the function's are (after
                 // the locals, before the arguments, in edition 2021); the
                 // identity call gives it the declared type to coerce to.
-                let ty = function
-                    .output
-                    .as_ref()
-                    .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+                // Spanned at the return type: a tail of another type is
+                // reported with the return type it was expected for.
+                let (ty, span) = function.output.as_ref().map_or_else(
+                    || (quote!(()), proc_macro2::Span::call_site()),
+                    |ty| (ty.to_token_stream(), ty.span()),
+                );
+                let identity = quote_spanned!(span=> ::core::convert::identity::<#ty>);
                 quote! {
                     #[allow(unreachable_code, clippy::diverging_sub_expression)]
                     {
-                        match ::core::convert::identity::<#ty>(#tail) {
+                        match #identity(#tail) {
                             #n_ret => {
                                 #on_return
                                 #n_ret
@@ -579,18 +582,16 @@ fn instrument(function: &mut Function, plan: Plan) {
             // The arguments are the closure's parameters: dropped after the
             // body's locals and its tail's temporaries, in reverse order, as
             // a function's are.
+            // The closure's body in the braces of the function's: a body
+            // whose type does not match is reported there, as without the
+            // attribute.
+            let body = in_braces(&function.item.block, quote!(#expect #(#stmts)*));
             let call = match &param {
                 Some(param) => quote! {
-                    #krate::__private::call_with(#n_args, move |#param| {
-                        #expect
-                        #(#stmts)*
-                    })
+                    #krate::__private::call_with(#n_args, move |#param| #body)
                 },
                 None => quote! {
-                    #krate::__private::call_once(move || {
-                        #expect
-                        #(#stmts)*
-                    })
+                    #krate::__private::call_once(move || #body)
                 },
             };
             quote! {{
@@ -615,8 +616,9 @@ fn instrument(function: &mut Function, plan: Plan) {
             let run = if panicking_tail {
                 quote!(#(#stmts)*)
             } else {
+                let body = in_braces(&function.item.block, quote!(#(#stmts)*));
                 quote! {
-                    let #n_ret #annotation = { #(#stmts)* };
+                    let #n_ret #annotation = #body;
                     #[allow(unreachable_code)]
                     { #n_ret }
                 }
@@ -688,6 +690,16 @@ fn instrument(function: &mut Function, plan: Plan) {
         }
     };
     *function.item.block = syn::parse2::<Block>(body).expect("generated block parses");
+}
+
+/// `tokens` in a block with the braces of `block` (the function's body),
+/// so that an error about the block's type points at the user's body.
+fn in_braces(block: &Block, tokens: TokenStream) -> TokenStream {
+    let mut braced = TokenStream::new();
+    block
+        .brace_token
+        .surround(&mut braced, |inner| inner.extend(tokens));
+    braced
 }
 
 /// Whether the expression is a call of a macro that panics (`panic!`,
