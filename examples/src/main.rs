@@ -60,7 +60,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut metrics = instrument_runtime::Builder::new()
         .namespace("django")
         .db_vendor("sqlite")
-        .django_compat(django_compat);
+        .django_compat(django_compat)
+        // django_build_info{version, commit, branch, service_name}: which build served.
+        .build_info(instrument_runtime::build_info!());
     if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
         metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
     }

@@ -18,12 +18,13 @@ const ROWS: &[&[&str]] = &[
     &["tls"],
     &["diagnostics"],
     &["catalogue", "names"],
-    &["secret", "error", "pem"],
+    &["secret", "error", "pem", "build_info"],
 ];
 
 /// The module of each item `lib.rs` re-exports under the crate root.
 const ROOT_ITEMS: &[(&str, &str)] = &[
     ("Builder", "settings"),
+    ("BuildInfo", "build_info"),
     ("Error", "error"),
     ("Metrics", "runtime"),
     ("Secret", "secret"),

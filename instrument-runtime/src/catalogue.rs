@@ -116,6 +116,13 @@ families! {
         "Calls whose runtime label values were folded into __overflow__ because their family reached its limit of label sets.";
 }
 
+/// The application's build, with [`Builder::build_info`](crate::Builder::build_info).
+pub(crate) const BUILD_INFO: Family = Family {
+    name: "build_info",
+    kind: Kind::Gauge,
+    help: "The build of the application: its version, commit, branch and service name; always 1.",
+};
+
 /// The families django-prometheus 2.5.0 exports under names of its own,
 /// added by [`Builder::django_compat`](crate::Builder::django_compat). Names,
 /// help texts and types are the package's.

@@ -274,6 +274,7 @@ pub(crate) fn install_runtime(
             return Err(Error::AlreadyInstalled);
         }
     }
+    let build_info = settings.build_info;
     let registry = Registry::global(settings.namespace).ok_or(Error::NoRecorder)?;
     let runtime = runtime::set(Runtime {
         registry,
@@ -284,6 +285,14 @@ pub(crate) fn install_runtime(
         cardinality,
         access,
     })?;
+    if let Some(info) = build_info {
+        let name = runtime.builtin(&catalogue::BUILD_INFO);
+        let service_name = std::env::var("OTEL_SERVICE_NAME").ok();
+        let labels = info
+            .labels(service_name)
+            .map(|(key, value)| metrics::Label::new(key, value));
+        runtime.gauge(name, labels.into()).set(1.0);
+    }
     if runtime.django_compat {
         // The package lists all its families, with HELP and TYPE, from the start.
         for family in catalogue::compat::ALL {
@@ -319,11 +328,15 @@ struct Declared {
 /// page, checked pairwise for what a Prometheus parser rejects: one name
 /// used as two types, or a family named like the samples of another.
 fn check_families(settings: &Builder) -> Result<(), Error> {
-    let builtin = catalogue::ALL.iter().chain(
-        catalogue::compat::ALL
-            .iter()
-            .filter(|_| settings.django_compat),
-    );
+    let build_info = settings.build_info.as_ref().map(|_| &catalogue::BUILD_INFO);
+    let builtin = catalogue::ALL
+        .iter()
+        .chain(
+            catalogue::compat::ALL
+                .iter()
+                .filter(|_| settings.django_compat),
+        )
+        .chain(build_info);
     let mut declared: Vec<Declared> = builtin
         .map(|family| {
             let name = catalogue::prefixed(&settings.namespace, family.name);

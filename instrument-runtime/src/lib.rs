@@ -275,6 +275,7 @@
 mod access;
 #[cfg(test)]
 mod architecture;
+mod build_info;
 mod catalogue;
 pub mod db;
 mod diagnostics;
@@ -302,6 +303,7 @@ mod web_config;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use crate::build_info::BuildInfo;
 pub use crate::catalogue::{DEFAULT_BUCKETS, OVERFLOW};
 pub use crate::error::Error;
 #[cfg(feature = "axum")]

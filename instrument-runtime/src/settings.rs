@@ -49,6 +49,7 @@ pub struct Builder {
     #[cfg(feature = "tls")]
     pub(crate) web_config_file: Option<std::path::PathBuf>,
     pub(crate) cardinality_limit: usize,
+    pub(crate) build_info: Option<crate::BuildInfo>,
     pub(crate) family_cardinality_limits: Vec<(String, usize)>,
 }
 
@@ -69,6 +70,7 @@ impl Default for Builder {
             listen_limits: Limits::default(),
             django_compat: false,
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
+            build_info: None,
             family_cardinality_limits: Vec::new(),
             bearer_token: None,
             basic_auth: None,
@@ -492,6 +494,29 @@ impl Builder {
     /// ```
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.cardinality_limit = limit;
+        self
+    }
+
+    /// Add the `build_info` gauge (always 1) with the version, commit,
+    /// branch and service name of `info`, usually
+    /// [`build_info!()`](crate::build_info!), so that dashboards can show
+    /// which build served the other series and mark each deploy. Where the
+    /// environment sets `OTEL_SERVICE_NAME` at install, that is the
+    /// `service_name`, as OpenTelemetry's SDKs read it. The namespace
+    /// prefixes the family as any other.
+    ///
+    /// ```
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .namespace("django")
+    ///     .build_info(instrument_runtime::BuildInfo::new("shop", "1.0.0"))
+    ///     .install()?;
+    /// let page = metrics.render();
+    /// assert!(page.contains("# TYPE django_build_info gauge\n"));
+    /// assert!(page.contains(r#"version="1.0.0",commit="",branch="""#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    pub fn build_info(mut self, info: crate::BuildInfo) -> Self {
+        self.build_info = Some(info);
         self
     }
 

@@ -15,7 +15,7 @@ mod registry;
 
 use std::sync::{Arc, OnceLock};
 
-use metrics::{Counter, Histogram, Label, SharedString};
+use metrics::{Counter, Gauge, Histogram, Label, SharedString};
 
 pub(crate) use self::cardinality::Cardinality;
 pub(crate) use self::registry::Registry;
@@ -85,6 +85,10 @@ impl Runtime {
 
     pub(crate) fn histogram(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Histogram {
         self.registry.histogram(name, labels)
+    }
+
+    pub(crate) fn gauge(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Gauge {
+        self.registry.gauge(name, labels)
     }
 }
 

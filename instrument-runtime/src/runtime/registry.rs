@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
-use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString,
+};
 
 use crate::catalogue::{self, Family, Kind};
 
@@ -107,6 +109,12 @@ impl Registry {
         let key = Key::from_parts(name.into(), labels);
         self.backend
             .with(|recorder| recorder.register_counter(&key, &METADATA))
+    }
+
+    pub(crate) fn gauge(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Gauge {
+        let key = Key::from_parts(name.into(), labels);
+        self.backend
+            .with(|recorder| recorder.register_gauge(&key, &METADATA))
     }
 
     pub(crate) fn histogram(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Histogram {

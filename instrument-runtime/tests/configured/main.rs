@@ -13,6 +13,7 @@ mod protection;
 mod text_format;
 
 mod before_install;
+mod build_info;
 mod cardinality;
 mod compat_db_cache;
 mod endpoint_hardening;

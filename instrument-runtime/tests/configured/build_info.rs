@@ -1,0 +1,130 @@
+//! `Builder::build_info`: the `build_info` gauge, its labels, the
+//! namespace, `OTEL_SERVICE_NAME`, and `build_info!()` in the user's crate.
+
+use crate::common;
+use crate::text_format;
+
+use instrument_runtime::{build_info, BuildInfo, Builder};
+
+/// The one `build_info` series of a page the strict parser accepts: its
+/// labels in the order of the line, and its value.
+fn build_info_series(page: &str, family: &str) -> (Vec<(String, String)>, f64, String) {
+    let exposition = text_format::parse(page).expect("a valid page");
+    let family = exposition.family(family).expect("the build_info family");
+    assert_eq!(family.kind, "gauge");
+    assert_eq!(family.samples.len(), 1, "one series");
+    let sample = &family.samples[0];
+    (
+        sample.labels.clone(),
+        sample.value,
+        family.help.clone().unwrap_or_default(),
+    )
+}
+
+fn pairs(labels: &[(&str, &str)]) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_gauge_carries_the_build_under_the_namespace() {
+    common::isolated(|| {
+        std::env::remove_var("OTEL_SERVICE_NAME");
+        let metrics = Builder::new()
+            .namespace("django")
+            .build_info(
+                BuildInfo::new("shop", "3.1.0")
+                    .commit("9f1c2e7")
+                    .branch("release/3.1")
+                    .rustc_version("1.95.0"),
+            )
+            .install()
+            .expect("installed");
+        let (labels, value, help) = build_info_series(&metrics.render(), "django_build_info");
+        assert_eq!(
+            labels,
+            pairs(&[
+                ("version", "3.1.0"),
+                ("commit", "9f1c2e7"),
+                ("branch", "release/3.1"),
+                ("service_name", "shop"),
+                ("rustc_version", "1.95.0"),
+            ])
+        );
+        assert_eq!(value, 1.0);
+        assert!(
+            help.contains("version, commit, branch and service name"),
+            "{help}"
+        );
+    });
+}
+
+#[test]
+fn otel_service_name_names_the_service() {
+    common::isolated(|| {
+        std::env::set_var("OTEL_SERVICE_NAME", "checkout-eu");
+        let metrics = Builder::new()
+            .build_info(BuildInfo::new("shop", "3.1.0"))
+            .install()
+            .expect("installed");
+        let (labels, value, _) = build_info_series(&metrics.render(), "build_info");
+        assert_eq!(
+            labels,
+            pairs(&[
+                ("version", "3.1.0"),
+                ("commit", ""),
+                ("branch", ""),
+                ("service_name", "checkout-eu"),
+                ("rustc_version", ""),
+            ])
+        );
+        assert_eq!(value, 1.0);
+    });
+}
+
+#[test]
+fn the_macro_describes_the_crate_it_is_written_in() {
+    common::isolated(|| {
+        std::env::remove_var("OTEL_SERVICE_NAME");
+        let info = build_info!();
+        assert_eq!(
+            info,
+            BuildInfo::new("instrument-runtime", env!("CARGO_PKG_VERSION"))
+                .commit(
+                    option_env!("VERGEN_GIT_SHA")
+                        .or(option_env!("GIT_COMMIT"))
+                        .unwrap_or("")
+                )
+                .branch(
+                    option_env!("VERGEN_GIT_BRANCH")
+                        .or(option_env!("GIT_BRANCH"))
+                        .unwrap_or("")
+                )
+                .rustc_version(option_env!("VERGEN_RUSTC_SEMVER").unwrap_or(""))
+        );
+        let metrics = Builder::new()
+            .build_info(info)
+            .install()
+            .expect("installed");
+        let (labels, _, _) = build_info_series(&metrics.render(), "build_info");
+        assert_eq!(
+            labels[0],
+            pairs(&[("version", env!("CARGO_PKG_VERSION"))])[0]
+        );
+        assert_eq!(
+            labels[3],
+            pairs(&[("service_name", "instrument-runtime")])[0]
+        );
+    });
+}
+
+#[test]
+fn without_the_setting_there_is_no_build_info() {
+    common::isolated(|| {
+        let metrics = Builder::new().install().expect("installed");
+        let page = metrics.render();
+        assert!(!page.contains("build_info"), "{page}");
+    });
+}
