@@ -19,6 +19,7 @@ pub fn dashboard_queries() -> Vec<(String, String)> {
                 .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
             let mut found = Vec::new();
             queries(&dashboard, &mut found);
+            annotations(&dashboard, &mut found);
             assert!(!found.is_empty(), "{} has no queries", path.display());
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             all.extend(
@@ -43,6 +44,21 @@ fn queries(dashboard: &Value, out: &mut Vec<(String, String)>) {
             }
         }
         queries(panel, out);
+    }
+}
+
+/// Every `expr` of a dashboard's annotations (the queries that mark
+/// events, such as deploys, on every panel), with the annotation's name.
+fn annotations(dashboard: &Value, out: &mut Vec<(String, String)>) {
+    for annotation in dashboard["annotations"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(expr) = annotation["expr"].as_str() {
+            let name = annotation["name"].as_str().unwrap_or("(unnamed)");
+            out.push((format!("annotation {name}"), expr.to_owned()));
+        }
     }
 }
 

@@ -415,7 +415,36 @@ fn dashboard_queries() -> Vec<(String, String)> {
             queries.push((title.clone(), expr.to_owned()));
         }
     }
+    let annotations = dashboard["annotations"]["list"].as_array();
+    for annotation in annotations.into_iter().flatten() {
+        let Some(expr) = annotation["expr"].as_str() else {
+            continue; // Grafana's own annotations and alerts
+        };
+        let name = annotation["name"].as_str().expect("an annotation name");
+        assert_eq!(
+            annotation["datasource"]["uid"], "prometheus",
+            "annotation {name}: not the provisioned data source"
+        );
+        queries.push((format!("annotation {name}"), expr.to_owned()));
+    }
     queries
+}
+
+/// Deploys are marked on every panel: a build's series is new within the
+/// last 10 minutes, by the labels `build_info` carries.
+#[test]
+fn dashboard_marks_deploys_from_build_info() {
+    let deploys = dashboard_queries()
+        .into_iter()
+        .find(|(title, _)| title == "annotation Deploys")
+        .map(|(_, expr)| expr);
+    assert_eq!(
+        deploys.as_deref(),
+        Some(
+            "max by (service_name, version, commit) (django_build_info{job=\"django\"}) \
+             unless max by (service_name, version, commit) (django_build_info{job=\"django\"} offset 10m)"
+        )
+    );
 }
 
 #[test]
