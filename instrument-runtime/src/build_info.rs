@@ -84,12 +84,11 @@ impl BuildInfo {
     }
 
     /// The gauge's label pairs, in the order they are rendered; the service
-    /// name is `OTEL_SERVICE_NAME` where that is set, as OpenTelemetry's
-    /// SDKs read it.
-    pub(crate) fn labels(&self, otel_service_name: Option<String>) -> [(&'static str, String); 5] {
-        let service_name = otel_service_name
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| self.service_name.clone());
+    /// name is the settings' where they have one
+    /// ([`Builder::service_name`](crate::Builder::service_name) or
+    /// `OTEL_SERVICE_NAME`).
+    pub(crate) fn labels(&self, service_name: Option<String>) -> [(&'static str, String); 5] {
+        let service_name = service_name.unwrap_or_else(|| self.service_name.clone());
         [
             ("version", self.version.clone()),
             ("commit", self.commit.clone()),

@@ -275,19 +275,25 @@ pub(crate) fn install_runtime(
         }
     }
     let build_info = settings.build_info;
+    // As OpenTelemetry's SDKs read it, unless the program names the service.
+    let service_name = settings.service_name.or_else(|| {
+        std::env::var("OTEL_SERVICE_NAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+    });
     let registry = Registry::global(settings.namespace).ok_or(Error::NoRecorder)?;
     let runtime = runtime::set(Runtime {
         registry,
         metrics: target.metrics,
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
+        service_name: service_name.clone().map(metrics::SharedString::from),
         django_compat: settings.django_compat,
         cardinality,
         access,
     })?;
     if let Some(info) = build_info {
         let name = runtime.builtin(&catalogue::BUILD_INFO);
-        let service_name = std::env::var("OTEL_SERVICE_NAME").ok();
         let labels = info
             .labels(service_name)
             .map(|(key, value)| metrics::Label::new(key, value));

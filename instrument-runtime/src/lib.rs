@@ -176,6 +176,12 @@
 //! | [`model_op`] | `db_execute_total`, `db_execute_latency_seconds`, `db_errors_total`, `model_{inserts,updates,deletes}_total` | alias, vendor (type); model |
 //! | [`cache_lookup`] | `cache_hits_total`, `cache_misses_total` | backend |
 //!
+//! With a service name ([`Builder::service_name`], or `OTEL_SERVICE_NAME`
+//! in the environment), the two function families also carry
+//! `service_name`, after `module`. [`Builder::build_info`] adds the
+//! `build_info` gauge (version, commit, branch, service name) that
+//! dashboards mark deploys with.
+//!
 //! The [`Builder`]'s namespace prefixes them (`django_http_requests_total`).
 //! Families a macro names itself (`#[counted(name = "api_requests_total")]`)
 //! are used as written.

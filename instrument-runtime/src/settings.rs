@@ -50,6 +50,7 @@ pub struct Builder {
     pub(crate) web_config_file: Option<std::path::PathBuf>,
     pub(crate) cardinality_limit: usize,
     pub(crate) build_info: Option<crate::BuildInfo>,
+    pub(crate) service_name: Option<String>,
     pub(crate) family_cardinality_limits: Vec<(String, usize)>,
 }
 
@@ -71,6 +72,7 @@ impl Default for Builder {
             django_compat: false,
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
             build_info: None,
+            service_name: None,
             family_cardinality_limits: Vec::new(),
             bearer_token: None,
             basic_auth: None,
@@ -500,10 +502,11 @@ impl Builder {
     /// Add the `build_info` gauge (always 1) with the version, commit,
     /// branch and service name of `info`, usually
     /// [`build_info!()`](crate::build_info!), so that dashboards can show
-    /// which build served the other series and mark each deploy. Where the
-    /// environment sets `OTEL_SERVICE_NAME` at install, that is the
-    /// `service_name`, as OpenTelemetry's SDKs read it. The namespace
-    /// prefixes the family as any other.
+    /// which build served the other series and mark each deploy. The
+    /// `service_name` is [`service_name`](Self::service_name)'s where set,
+    /// else `OTEL_SERVICE_NAME` where the environment has it at install (as
+    /// OpenTelemetry's SDKs read it), else `info`'s. The namespace prefixes
+    /// the family as any other.
     ///
     /// ```
     /// let metrics = instrument_runtime::Builder::new()
@@ -517,6 +520,30 @@ impl Builder {
     /// ```
     pub fn build_info(mut self, info: crate::BuildInfo) -> Self {
         self.build_info = Some(info);
+        self
+    }
+
+    /// Label the function families (`function_calls_total`,
+    /// `function_calls_duration_seconds`) with `service_name`, as
+    /// autometrics' dashboards and OpenTelemetry name a service, and name
+    /// the service so in `build_info`. Without it, `OTEL_SERVICE_NAME` at
+    /// install sets it where the environment has one; with neither, the
+    /// families have no `service_name` label.
+    ///
+    /// ```
+    /// #[instrument_runtime::counted]
+    /// fn charge() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new().service_name("billing").install()?;
+    /// charge();
+    /// let module = module_path!();
+    /// assert!(metrics.render().contains(&format!(
+    ///     r#"function_calls_total{{function="charge",module="{module}",service_name="billing",result="ok"}} 1"#
+    /// )));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
         self
     }
 

@@ -39,6 +39,8 @@ pub(crate) struct Runtime {
     /// Who may read `/metrics/`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) access: Access,
+    /// The `service_name` label of the function families, if set.
+    pub(crate) service_name: Option<SharedString>,
 }
 
 /// The installed runtime, if [`install`](crate::install) has succeeded.
@@ -85,6 +87,13 @@ impl Runtime {
 
     pub(crate) fn histogram(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Histogram {
         self.registry.histogram(name, labels)
+    }
+
+    /// `service_name=".."` for the function families, when a service name
+    /// is set.
+    pub(crate) fn service_name_label(&self) -> Option<Label> {
+        let name = self.service_name.clone()?;
+        Some(Label::new("service_name", name))
     }
 
     pub(crate) fn gauge(&self, name: impl Into<SharedString>, labels: Vec<Label>) -> Gauge {

@@ -43,7 +43,7 @@ impl Counted {
             None => {
                 let name = rt.builtin(&catalogue::FUNCTION_CALLS);
                 CountedHandles::Outcomes(std::array::from_fn(|i| {
-                    rt.counter(name.clone(), self.outcome_labels(Outcome::LABELS[i]))
+                    rt.counter(name.clone(), self.outcome_labels(rt, Outcome::LABELS[i]))
                 }))
             }
             Some(custom) => {
@@ -57,12 +57,14 @@ impl Counted {
         }
     }
 
-    fn outcome_labels(&self, result: &'static str) -> Vec<Label> {
-        vec![
+    fn outcome_labels(&self, rt: &Runtime, result: &'static str) -> Vec<Label> {
+        let mut labels = vec![
             Label::from_static_parts("function", self.function),
             Label::from_static_parts("module", self.module),
-            Label::from_static_parts("result", result),
-        ]
+        ];
+        labels.extend(rt.service_name_label());
+        labels.push(Label::from_static_parts("result", result));
+        labels
     }
 
     #[inline]
@@ -98,7 +100,7 @@ impl Counted {
     fn record_cold(&'static self, outcome: Outcome, _labels: &[SharedString]) {
         let Some(rt) = runtime::get() else { return };
         let name = rt.builtin(&catalogue::FUNCTION_CALLS);
-        let labels = self.outcome_labels(Outcome::LABELS[outcome as usize]);
+        let labels = self.outcome_labels(rt, Outcome::LABELS[outcome as usize]);
         rt.counter(name, labels).increment(1);
     }
 }

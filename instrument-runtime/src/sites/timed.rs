@@ -33,10 +33,11 @@ impl Timed {
         match &self.custom {
             None => {
                 let name = rt.builtin(&catalogue::FUNCTION_DURATION);
-                let labels = vec![
+                let mut labels = vec![
                     Label::from_static_parts("function", self.function),
                     Label::from_static_parts("module", self.module),
                 ];
+                labels.extend(rt.service_name_label());
                 Ok(rt.histogram(name, labels))
             }
             Some(custom) => {

@@ -1,10 +1,33 @@
 //! `Builder::build_info`: the `build_info` gauge, its labels, the
-//! namespace, `OTEL_SERVICE_NAME`, and `build_info!()` in the user's crate.
+//! namespace, `build_info!()` in the user's crate; `Builder::service_name`
+//! and `OTEL_SERVICE_NAME` on the function families and the gauge.
 
 use crate::common;
 use crate::text_format;
 
-use instrument_runtime::{build_info, BuildInfo, Builder};
+use instrument_runtime::{build_info, counted, timed, BuildInfo, Builder};
+
+#[counted]
+#[timed]
+fn charge() {}
+
+/// The labels of `family`'s first series of `charge` that counted a call,
+/// in the order of the line.
+fn charge_labels(page: &str, family: &str) -> Vec<(String, String)> {
+    let exposition = text_format::parse(page).expect("a valid page");
+    let family = exposition.family(family).expect("the family");
+    let sample = family
+        .samples
+        .iter()
+        .find(|s| {
+            s.value > 0.0
+                && s.labels
+                    .iter()
+                    .any(|(k, v)| k == "function" && v == "charge")
+        })
+        .expect("a series of charge");
+    sample.labels.clone()
+}
 
 /// The one `build_info` series of a page the strict parser accepts: its
 /// labels in the order of the line, and its value.
@@ -69,7 +92,29 @@ fn otel_service_name_names_the_service() {
             .build_info(BuildInfo::new("shop", "3.1.0"))
             .install()
             .expect("installed");
-        let (labels, value, _) = build_info_series(&metrics.render(), "build_info");
+        charge();
+        let page = metrics.render();
+        let module = module_path!();
+        let calls = charge_labels(&page, "function_calls_total");
+        assert_eq!(
+            calls,
+            pairs(&[
+                ("function", "charge"),
+                ("module", module),
+                ("service_name", "checkout-eu"),
+                ("result", "ok"),
+            ])
+        );
+        let durations = charge_labels(&page, "function_calls_duration_seconds");
+        assert_eq!(
+            &durations[..3],
+            &pairs(&[
+                ("function", "charge"),
+                ("module", module),
+                ("service_name", "checkout-eu")
+            ])[..]
+        );
+        let (labels, value, _) = build_info_series(&page, "build_info");
         assert_eq!(
             labels,
             pairs(&[
@@ -81,6 +126,49 @@ fn otel_service_name_names_the_service() {
             ])
         );
         assert_eq!(value, 1.0);
+    });
+}
+
+#[test]
+fn the_setting_names_the_service_before_otel_service_name() {
+    common::isolated(|| {
+        std::env::set_var("OTEL_SERVICE_NAME", "from-the-environment");
+        let metrics = Builder::new()
+            .service_name("billing")
+            .build_info(BuildInfo::new("shop", "3.1.0"))
+            .install()
+            .expect("installed");
+        charge();
+        let page = metrics.render();
+        let calls = charge_labels(&page, "function_calls_total");
+        assert_eq!(calls[2], pairs(&[("service_name", "billing")])[0]);
+        let (labels, _, _) = build_info_series(&page, "build_info");
+        assert_eq!(labels[3], pairs(&[("service_name", "billing")])[0]);
+    });
+}
+
+#[test]
+fn without_a_service_name_the_function_families_have_no_such_label() {
+    common::isolated(|| {
+        std::env::remove_var("OTEL_SERVICE_NAME");
+        let metrics = Builder::new()
+            .build_info(BuildInfo::new("shop", "3.1.0"))
+            .install()
+            .expect("installed");
+        charge();
+        let page = metrics.render();
+        let calls = charge_labels(&page, "function_calls_total");
+        assert_eq!(
+            calls,
+            pairs(&[
+                ("function", "charge"),
+                ("module", module_path!()),
+                ("result", "ok")
+            ])
+        );
+        // The build's own name names the service in build_info.
+        let (labels, _, _) = build_info_series(&page, "build_info");
+        assert_eq!(labels[3], pairs(&[("service_name", "shop")])[0]);
     });
 }
 
@@ -125,6 +213,7 @@ fn without_the_setting_there_is_no_build_info() {
     common::isolated(|| {
         let metrics = Builder::new().install().expect("installed");
         let page = metrics.render();
-        assert!(!page.contains("build_info"), "{page}");
+        let exposition = text_format::parse(&page).expect("a valid page");
+        assert!(exposition.family("build_info").is_none(), "{page}");
     });
 }
