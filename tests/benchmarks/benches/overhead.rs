@@ -8,7 +8,10 @@
 //! to completion by hand with a no-op waker: no runtime, no scheduling),
 //! `dynamic_labels` (a label value taken from an argument), and
 //! `two_threads` (two threads calling the same function at once; the time
-//! is per call on each thread).
+//! is per call on each thread). `http_bare` and `http_layer` call an axum
+//! router with one route as a service, without and with `HttpMetricsLayer`
+//! (no network, no runtime): the difference is the layer's recording per
+//! request.
 //!
 //! `cargo bench -p benchmarks --bench overhead` prints criterion's figures,
 //! then the medians and a table of ratios from the same run, with the
@@ -25,9 +28,14 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use autometrics::autometrics;
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::get;
+use axum::Router;
 use criterion::Criterion;
-use instrument_runtime::{cache_lookup, counted, model_op, timed};
+use instrument_runtime::{cache_lookup, counted, model_op, timed, HttpMetricsLayer};
 use metrics::{Counter, Histogram};
+use tower_service::Service;
 
 type DbResult = Result<u64, std::io::Error>;
 
@@ -313,6 +321,26 @@ impl Floors {
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
+/// A router with one route, with the layer (as the README puts it) or
+/// without.
+fn router(layer: bool) -> Router {
+    let router = Router::new().route("/orders/{id}", get(|| async { "[]" }));
+    match layer {
+        true => router.layer(HttpMetricsLayer::new()),
+        false => router,
+    }
+}
+
+/// One request through `router`, polled to completion here.
+#[inline(always)]
+fn request(router: &mut Router) {
+    let request = Request::get("/orders/7")
+        .body(Body::empty())
+        .expect("a request");
+    let response = run(router.call(request)).expect("infallible");
+    black_box(response.status());
+}
+
 thread_local! {
     /// A count of this thread's own: the floor of any counter design.
     static LOCAL_CALLS: Cell<u64> = const { Cell::new(0) };
@@ -355,6 +383,10 @@ fn sync(c: &mut Criterion, floors: &Floors) {
     group.bench_function("histogram_record_only", |b| {
         b.iter(|| floors.histogram.record(black_box(0.003)))
     });
+    for (id, layer) in [("http_bare", false), ("http_layer", true)] {
+        let mut router = router(layer);
+        group.bench_function(id, |b| b.iter(|| request(&mut router)));
+    }
     group.finish();
 }
 
@@ -400,15 +432,26 @@ fn dynamic_labels(c: &mut Criterion) {
 /// Run `call` `iters` times on each of two threads at once; the time of the
 /// slower thread (thread start-up excluded), so per call and per thread.
 fn on_two_threads(iters: u64, call: impl Fn() + Sync) -> Duration {
+    on_two_threads_with(iters, || (), |()| call())
+}
+
+/// [`on_two_threads`], each thread calling with a state of its own that
+/// `setup` makes before the clock starts.
+fn on_two_threads_with<S>(
+    iters: u64,
+    setup: impl Fn() -> S + Sync,
+    call: impl Fn(&mut S) + Sync,
+) -> Duration {
     let start_line = Barrier::new(2);
     std::thread::scope(|scope| {
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 scope.spawn(|| {
+                    let mut state = setup();
                     start_line.wait();
                     let start = std::time::Instant::now();
                     for _ in 0..iters {
-                        call();
+                        call(&mut state);
                     }
                     start.elapsed()
                 })
@@ -449,6 +492,13 @@ fn two_threads(c: &mut Criterion, floors: &Floors) {
     });
     bench("hand_counter", &hand_counter);
     bench("autometrics", &autometrics_fn);
+    // A router of its own on each thread (as each of a server's
+    // connections has its service), built before the clock starts.
+    for (id, layer) in [("http_bare", false), ("http_layer", true)] {
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| on_two_threads_with(iters, || router(layer), request))
+        });
+    }
     group.finish();
 }
 
@@ -526,6 +576,8 @@ fn report(dir: &Path) {
                 "two_clock_reads_quanta",
                 "two_clock_reads_std",
                 "histogram_record_only",
+                "http_bare",
+                "http_layer",
             ],
         ),
         (
@@ -564,6 +616,8 @@ fn report(dir: &Path) {
                 "cache_lookup",
                 "hand_counter",
                 "autometrics",
+                "http_bare",
+                "http_layer",
             ],
         ),
     ];
@@ -654,6 +708,10 @@ fn report(dir: &Path) {
     across("model_op", "model_op", Target::None);
     across("atomic_fetch_add", "atomic_fetch_add", Target::None);
     across("thread_local_add", "thread_local_add", Target::None);
+    // The layer's recording per request: with it / without it.
+    ratio("sync", "http_layer", "http_bare", Target::None);
+    ratio(group, "http_layer", "http_bare", Target::None);
+    across("http_layer", "http_layer", Target::None);
 }
 
 fn main() {
