@@ -119,8 +119,10 @@ pub(crate) struct Function {
     /// The body may leave the function where the expansion cannot see it:
     /// through `?`, or a macro that might expand to `return` or `?`.
     pub(crate) leaves_unseen: bool,
-    /// A macro call in the body holds an `.await`: a suspension point that
-    /// no rewriting of the body's `.await` expressions reaches.
+    /// A macro call in the body may suspend where no rewriting of the
+    /// body's `.await` expressions reaches: it holds an `.await`, or it is
+    /// not one of the standard macros (`tokio::select!`, `join!` and a
+    /// local `macro_rules!` await inside their own expansion).
     pub(crate) awaits_in_macro: bool,
 }
 
@@ -206,7 +208,9 @@ fn may_leave_unseen(tokens: TokenStream) -> bool {
 }
 
 /// Whether a macro call among the tokens (`name!(..)`, nested ones
-/// included) holds the identifier `await`.
+/// included) might suspend: it holds the identifier `await`, or it is not
+/// one of the standard macros of [`NEVER_RETURN`], which expand to no
+/// `.await` of their own.
 fn awaits_in_macro(tokens: TokenStream) -> bool {
     fn holds_await(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {
@@ -221,9 +225,14 @@ fn awaits_in_macro(tokens: TokenStream) -> bool {
         match token {
             TokenTree::Group(group) if bang && holds_await(group.stream()) => return true,
             TokenTree::Group(group) if awaits_in_macro(group.stream()) => return true,
-            TokenTree::Ident(_) => {
-                bang = matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+            TokenTree::Ident(ident) => {
+                // `name!` (not `a != b`, whose `!` is joined to the `=`).
+                bang = matches!(tokens.peek(), Some(TokenTree::Punct(p))
+                    if p.as_char() == '!' && p.spacing() == proc_macro2::Spacing::Alone);
                 if bang {
+                    if !NEVER_RETURN.iter().any(|name| ident == name) {
+                        return true;
+                    }
                     tokens.next();
                 }
                 continue;

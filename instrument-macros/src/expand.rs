@@ -443,8 +443,9 @@ fn instrument(function: &mut Function, plan: Plan) {
     // pending, so a drop there is a cancellation and any other drop without
     // a panic a return. (The body keeps the declared type as its expected
     // type: a closure it returns for `-> impl Fn(&str) -> &str` gets its
-    // signature from it.) An `.await` inside a macro call would be a
-    // suspension unseen: such a body runs in an async block as below.
+    // signature from it.) A macro call that might suspend (any but the
+    // standard macros, or one with an `.await` in its arguments) would be
+    // a suspension unseen: such a body runs in an async block as below.
     let async_in_place = matches!(function.shape, Shape::Async)
         && valueless
         && !function.awaits_in_macro

@@ -201,8 +201,11 @@
 //!   `-> !`) runs in place, as written: the call is `ok` unless it panics
 //!   (or, for an `async fn`, unless its future is dropped at an `.await`:
 //!   each `.await` of the body tells the call it is suspended there, so a
-//!   drop then is `cancelled`; a body with an `.await` inside a macro call,
-//!   such as `tokio::select!`, runs in an async block as below instead).
+//!   drop then is `cancelled`). A body with a macro call that might
+//!   suspend unseen (`tokio::select!`, `join!`, a local `macro_rules!`: any
+//!   but the standard macros, or one with an `.await` in its arguments)
+//!   runs in an async block as below instead; there a closure returned as
+//!   `impl Fn(&str) -> &str` needs its parameter types written.
 //! - A synchronous body with no `?` and no macro that might return (any
 //!   macro outside `std`'s `assert!`, `format!`, `vec!`, `println!`, ...)
 //!   runs in place too; each `return` records the value it returns, and so

@@ -298,6 +298,30 @@ async fn innocent_unit() {
     std::future::pending::<()>().await;
 }
 
+/// Suspended inside macros' own expansions, where no `.await` of the body
+/// is: such bodies run in an async block that sees every suspension.
+#[counted]
+async fn innocent_join() {
+    let _ = tokio::join!(std::future::pending::<()>());
+}
+
+#[counted]
+async fn innocent_select() {
+    tokio::select! {
+        () = std::future::pending::<()>() => {}
+    }
+}
+
+#[counted]
+async fn innocent_local_macro() {
+    macro_rules! wait {
+        ($future:expr) => {
+            $future.await
+        };
+    }
+    wait!(std::future::pending::<()>());
+}
+
 #[counted]
 async fn innocent_closure() -> impl Fn(&str) -> &str {
     std::future::pending::<()>().await;
@@ -324,6 +348,9 @@ fn future_dropped_by_a_sibling_panic_is_cancelled_not_panic() {
             let _ = tokio::join!(
                 innocent_bystander(),
                 innocent_unit(),
+                innocent_join(),
+                innocent_select(),
+                innocent_local_macro(),
                 innocent_closure(),
                 innocent_query(),
                 sibling_panics()
@@ -333,7 +360,13 @@ fn future_dropped_by_a_sibling_panic_is_cancelled_not_panic() {
     assert!(result.is_err(), "the sibling's panic propagates");
     assert_eq!(calls("innocent_bystander", "panic"), Some(0.0));
     assert_eq!(calls("innocent_bystander", "cancelled"), Some(1.0));
-    for function in ["innocent_unit", "innocent_closure"] {
+    for function in [
+        "innocent_unit",
+        "innocent_join",
+        "innocent_select",
+        "innocent_local_macro",
+        "innocent_closure",
+    ] {
         assert_eq!(calls(function, "panic"), Some(0.0), "{function}");
         assert_eq!(calls(function, "ok"), Some(0.0), "{function}");
         assert_eq!(calls(function, "cancelled"), Some(1.0), "{function}");
@@ -358,4 +391,21 @@ fn future_dropped_by_a_sibling_panic_is_cancelled_not_panic() {
         ),
         1
     );
+}
+
+#[counted]
+async fn serve_until_shutdown() {
+    loop {
+        tokio::select! {
+            () = std::future::pending::<()>() => {}
+        }
+    }
+}
+
+#[test]
+fn a_loop_around_select_dropped_at_shutdown_is_cancelled() {
+    common::metrics();
+    poll_once_then_drop(serve_until_shutdown());
+    assert_eq!(calls("serve_until_shutdown", "ok"), Some(0.0));
+    assert_eq!(calls("serve_until_shutdown", "cancelled"), Some(1.0));
 }
