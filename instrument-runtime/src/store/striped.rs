@@ -9,10 +9,15 @@
 //! histogram's sum is added with a compare-and-swap, and a swap that fails
 //! means the same. Either gives the series its cells: a cache line per
 //! thread slot, `cells()` of them, and from then on each thread writes the
-//! cell of its slot, so two cores never write the same line unless more
-//! threads than cells are recording. A series that several threads write
-//! only now and then (where the line moving costs little) is rarely caught
-//! in the act and mostly stays one atomic. A read adds the
+//! cell of its slot. Slots are handed out in the order threads first
+//! write a contended series and never given back, so a pool of up to
+//! `cells()` threads started together writes as many lines; threads that
+//! come and go in between can leave two long-lived ones on one slot, which
+//! then share a line as all threads did before. A counter that several
+//! threads write only now and then (where the line moving costs little) is
+//! rarely caught in the act and mostly stays one atomic; a histogram
+//! spreads at its first failed swap, so on a large machine most busy
+//! histograms will have their cells (the worst case below). A read adds the
 //! base and every cell: each part only grows, so a scrape never sees a
 //! total lower than an earlier scrape saw.
 //!
@@ -103,28 +108,44 @@ impl Counter {
     }
 
     /// Raise the total to `value` if it is lower (`metrics`' `absolute`).
+    /// Striped, the difference goes to the base with a compare-and-swap
+    /// against the base the total was read with, so two raises at once
+    /// leave the larger value, never their sum; an increment made
+    /// meanwhile counts as made after the raise.
     pub(super) fn raise_to(&self, value: u64) {
-        match self.cells.get() {
-            None => {
-                self.base.fetch_max(value, Ordering::Relaxed);
+        if self.cells.get().is_none() {
+            self.base.fetch_max(value, Ordering::Relaxed);
+        }
+        // Striped (or striped meanwhile: the loop then settles it).
+        while self.cells.get().is_some() {
+            let base = self.base.load(Ordering::Relaxed);
+            let total = base.wrapping_add(self.cells_total());
+            if value <= total {
+                return;
             }
-            Some(_) => {
-                let total = self.get();
-                if value > total {
-                    self.base.fetch_add(value - total, Ordering::Relaxed);
-                }
+            let raised = base.wrapping_add(value - total);
+            let swapped =
+                self.base
+                    .compare_exchange(base, raised, Ordering::Relaxed, Ordering::Relaxed);
+            if swapped.is_ok() {
+                return;
             }
         }
     }
 
-    /// The total: the base and every cell.
-    pub(super) fn get(&self) -> u64 {
-        let cells = self.cells.get().map_or(0, |cells| {
+    /// What the cells hold, 0 before there are any.
+    fn cells_total(&self) -> u64 {
+        self.cells.get().map_or(0, |cells| {
             cells
                 .iter()
                 .map(|line| line.0[0].load(Ordering::Relaxed))
                 .fold(0, u64::wrapping_add)
-        });
+        })
+    }
+
+    /// The total: the base and every cell.
+    pub(super) fn get(&self) -> u64 {
+        let cells = self.cells_total();
         self.base.load(Ordering::Relaxed).wrapping_add(cells)
     }
 
@@ -314,6 +335,26 @@ mod tests {
         assert_eq!(counts[0], 1);
         assert_eq!(counts.iter().sum::<u64>(), calls + 1);
         assert_eq!(sum, calls as f64 * 0.5 + 1.0);
+    }
+
+    #[test]
+    fn two_raises_at_once_leave_the_larger_value() {
+        if cells() < 2 {
+            return;
+        }
+        let counter = Counter::default();
+        let calls = contend(|| counter.add(1), || counter.is_striped());
+        let top = calls + 2_000_000;
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    for value in calls..=top {
+                        counter.raise_to(value);
+                    }
+                });
+            }
+        });
+        assert_eq!(counter.get(), top);
     }
 
     #[test]
