@@ -44,6 +44,13 @@ fn build_info_series(page: &str, family: &str) -> (Vec<(String, String)>, f64, S
     )
 }
 
+/// Install `builder`, call `charge` once, and render the page.
+fn charged_page(builder: Builder) -> String {
+    let metrics = builder.install().expect("installed");
+    charge();
+    metrics.render()
+}
+
 fn pairs(labels: &[(&str, &str)]) -> Vec<(String, String)> {
     labels
         .iter()
@@ -88,12 +95,7 @@ fn the_gauge_carries_the_build_under_the_namespace() {
 fn otel_service_name_names_the_service() {
     common::isolated(|| {
         std::env::set_var("OTEL_SERVICE_NAME", "checkout-eu");
-        let metrics = Builder::new()
-            .build_info(BuildInfo::new("shop", "3.1.0"))
-            .install()
-            .expect("installed");
-        charge();
-        let page = metrics.render();
+        let page = charged_page(Builder::new().build_info(BuildInfo::new("shop", "3.1.0")));
         let module = module_path!();
         let calls = charge_labels(&page, "function_calls_total");
         assert_eq!(
@@ -133,13 +135,11 @@ fn otel_service_name_names_the_service() {
 fn the_setting_names_the_service_before_otel_service_name() {
     common::isolated(|| {
         std::env::set_var("OTEL_SERVICE_NAME", "from-the-environment");
-        let metrics = Builder::new()
-            .service_name("billing")
-            .build_info(BuildInfo::new("shop", "3.1.0"))
-            .install()
-            .expect("installed");
-        charge();
-        let page = metrics.render();
+        let page = charged_page(
+            Builder::new()
+                .service_name("billing")
+                .build_info(BuildInfo::new("shop", "3.1.0")),
+        );
         let calls = charge_labels(&page, "function_calls_total");
         assert_eq!(calls[2], pairs(&[("service_name", "billing")])[0]);
         let (labels, _, _) = build_info_series(&page, "build_info");
@@ -151,12 +151,7 @@ fn the_setting_names_the_service_before_otel_service_name() {
 fn without_a_service_name_the_function_families_have_no_such_label() {
     common::isolated(|| {
         std::env::remove_var("OTEL_SERVICE_NAME");
-        let metrics = Builder::new()
-            .build_info(BuildInfo::new("shop", "3.1.0"))
-            .install()
-            .expect("installed");
-        charge();
-        let page = metrics.render();
+        let page = charged_page(Builder::new().build_info(BuildInfo::new("shop", "3.1.0")));
         let calls = charge_labels(&page, "function_calls_total");
         assert_eq!(
             calls,
