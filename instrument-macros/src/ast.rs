@@ -123,7 +123,7 @@ pub(crate) struct Function {
     /// body's `.await` expressions reaches: it holds an `.await`, or it is
     /// not one of the standard macros (`tokio::select!`, `join!` and a
     /// local `macro_rules!` await inside their own expansion).
-    pub(crate) awaits_in_macro: bool,
+    pub(crate) may_suspend_in_macro: bool,
 }
 
 /// Parse the item, or explain why it cannot carry the attribute.
@@ -162,7 +162,7 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
         .iter()
         .any(|attr| attr.path().is_ident("track_caller"));
     let leaves_unseen = may_leave_unseen(item.block.to_token_stream());
-    let awaits_in_macro = awaits_in_macro(item.block.to_token_stream());
+    let may_suspend_in_macro = may_suspend_in_macro(item.block.to_token_stream());
     let names = Names::new(expansions(item.block.to_token_stream()));
     let output = output
         .filter(|ty| !matches!(ty, Type::Never(_)))
@@ -178,7 +178,7 @@ pub(crate) fn parse(macro_name: &str, item: TokenStream) -> syn::Result<Function
         diverges,
         track_caller,
         leaves_unseen,
-        awaits_in_macro,
+        may_suspend_in_macro,
     })
 }
 
@@ -211,7 +211,7 @@ fn may_leave_unseen(tokens: TokenStream) -> bool {
 /// included) might suspend: it holds the identifier `await`, or it is not
 /// one of the standard macros of [`NEVER_RETURN`], which expand to no
 /// `.await` of their own.
-fn awaits_in_macro(tokens: TokenStream) -> bool {
+fn may_suspend_in_macro(tokens: TokenStream) -> bool {
     fn holds_await(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {
             TokenTree::Ident(ident) => ident == "await",
@@ -224,7 +224,7 @@ fn awaits_in_macro(tokens: TokenStream) -> bool {
     while let Some(token) = tokens.next() {
         match token {
             TokenTree::Group(group) if bang && holds_await(group.stream()) => return true,
-            TokenTree::Group(group) if awaits_in_macro(group.stream()) => return true,
+            TokenTree::Group(group) if may_suspend_in_macro(group.stream()) => return true,
             TokenTree::Ident(ident) => {
                 // `name!` (not `a != b`, whose `!` is joined to the `=`).
                 bang = matches!(tokens.peek(), Some(TokenTree::Punct(p))

@@ -374,10 +374,10 @@ fn probe(krate: &TokenStream, n_ret: &syn::Ident) -> TokenStream {
 /// `impl Fn(&str) -> &str`, a body that never returns), so that it compiles
 /// and runs exactly as written; an `async fn` body there has each `.await`
 /// wrapped in `suspending`, which tells the guard when the call is
-/// suspended, so that a drop there is told apart from a return. Where the value decides the outcome, the
-/// body runs in a closure (an async block for `async fn`) whose every
-/// `return` and `?` lands in one place; three things keep that closure
-/// faithful to the function:
+/// suspended, so that a drop there is told apart from a return. Where the
+/// value decides the outcome, the body runs in a closure (an async block
+/// for `async fn`) whose every `return` and `?` lands in one place; three
+/// things keep that closure faithful to the function:
 ///
 /// - its return type is fixed to the declared one before the body is type
 ///   checked (async-trait's `if let Some(r) = None::<T> { return r; }`), so
@@ -426,6 +426,15 @@ fn instrument(function: &mut Function, plan: Plan) {
     // records its panic. Neither has a body whose value is `()` or of a type
     // the signature hides (`-> impl Trait`): such a call is a success
     // unless it panics, and the body runs in place, exactly as written.
+    //
+    // An async body does too, and tells its guard where it suspends: each
+    // `.await` clears the guard's flag while the awaited future is pending,
+    // so a drop there is a cancellation and any other drop without a panic
+    // a return. (The body keeps the declared type as its expected type: a
+    // closure it returns for `-> impl Fn(&str) -> &str` gets its signature
+    // from it.) A macro call that might suspend (any but the standard
+    // macros, or one with an `.await` in its arguments) would be a
+    // suspension unseen: such a body runs in an async block as below.
     let sync = matches!(function.shape, Shape::Sync);
     let valueless = match &function.output {
         Some(syn::Type::Infer(_)) => true,
@@ -434,26 +443,16 @@ fn instrument(function: &mut Function, plan: Plan) {
     };
     let mut on_return = plan.on_return.filter(|_| !function.diverges);
     let mut exits = None;
-    if sync && valueless && on_return.is_some() && plan.guard.is_some() {
+    let runs_in_place = match function.shape {
+        Shape::Sync => true,
+        Shape::Async => !function.may_suspend_in_macro,
+        Shape::ImplFuture | Shape::AsyncTrait => false,
+    };
+    if runs_in_place && valueless && on_return.is_some() && plan.guard.is_some() {
         on_return = None;
         exits = Some(quote!(::core::result::Result::Ok(())));
     }
-    // So does an async one, which then tells its guard where it suspends:
-    // each `.await` clears the guard's flag while the awaited future is
-    // pending, so a drop there is a cancellation and any other drop without
-    // a panic a return. (The body keeps the declared type as its expected
-    // type: a closure it returns for `-> impl Fn(&str) -> &str` gets its
-    // signature from it.) A macro call that might suspend (any but the
-    // standard macros, or one with an `.await` in its arguments) would be
-    // a suspension unseen: such a body runs in an async block as below.
-    let async_in_place = matches!(function.shape, Shape::Async)
-        && valueless
-        && !function.awaits_in_macro
-        && on_return.is_some()
-        && plan.guard.is_some();
-    if async_in_place {
-        on_return = None;
-        exits = Some(quote!(::core::result::Result::Ok(())));
+    if matches!(function.shape, Shape::Async) && exits.is_some() {
         let mut awaits = ast::Awaits(|base: Expr| {
             syn::parse_quote_spanned!(base.span()=>
                 #krate::__private::suspending(#n_guard.polling(), #base)

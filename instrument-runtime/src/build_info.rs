@@ -87,14 +87,13 @@ impl BuildInfo {
     /// name is the settings' where they have one
     /// ([`Builder::service_name`](crate::Builder::service_name) or
     /// `OTEL_SERVICE_NAME`).
-    pub(crate) fn labels(&self, service_name: Option<String>) -> [(&'static str, String); 5] {
-        let service_name = service_name.unwrap_or_else(|| self.service_name.clone());
+    pub(crate) fn labels(self, service_name: Option<String>) -> [(&'static str, String); 5] {
         [
-            ("version", self.version.clone()),
-            ("commit", self.commit.clone()),
-            ("branch", self.branch.clone()),
-            ("service_name", service_name),
-            ("rustc_version", self.rustc_version.clone()),
+            ("version", self.version),
+            ("commit", self.commit),
+            ("branch", self.branch),
+            ("service_name", service_name.unwrap_or(self.service_name)),
+            ("rustc_version", self.rustc_version),
         ]
     }
 }

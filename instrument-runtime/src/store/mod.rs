@@ -49,11 +49,7 @@ struct AtomicGauge(AtomicU64);
 
 impl AtomicGauge {
     fn add(&self, delta: f64) {
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + delta).to_bits())
-            });
+        striped::add_f64(&self.0, delta);
     }
 }
 

@@ -54,9 +54,9 @@ pub(super) fn cells() -> usize {
     })
 }
 
-/// This thread's slot: threads take slots in the order they first write a
-/// contended series, so a pool of up to `cells()` threads writes `cells()`
-/// different lines.
+/// This thread's slot, below `cells()`: threads take slots in the order
+/// they first write a contended series, so a pool of up to `cells()`
+/// threads writes `cells()` different lines.
 #[inline]
 fn slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -66,10 +66,10 @@ fn slot() -> usize {
     SLOT.with(|slot| {
         let mut value = slot.get();
         if value == usize::MAX {
-            value = NEXT.fetch_add(1, Ordering::Relaxed);
+            value = NEXT.fetch_add(1, Ordering::Relaxed) & (cells() - 1);
             slot.set(value);
         }
-        value & (cells() - 1)
+        value
     })
 }
 
@@ -256,7 +256,7 @@ impl Buckets {
 
 /// Add `value` to the `f64` whose bits `slot` holds.
 #[inline]
-fn add_f64(slot: &AtomicU64, value: f64) {
+pub(super) fn add_f64(slot: &AtomicU64, value: f64) {
     let _ = slot.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
         Some((f64::from_bits(bits) + value).to_bits())
     });
@@ -285,6 +285,17 @@ mod tests {
         rounds.into_inner()
     }
 
+    /// A counter that two threads added `add` to until it spread, and the
+    /// number of adds; `None` on a machine with one cell.
+    fn striped_counter(add: u64) -> Option<(Counter, u64)> {
+        if cells() < 2 {
+            return None;
+        }
+        let counter = Counter::default();
+        let calls = contend(|| counter.add(add), || counter.is_striped());
+        Some((counter, calls))
+    }
+
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn memory_per_series() {
@@ -310,11 +321,9 @@ mod tests {
 
     #[test]
     fn a_contended_counter_spreads_and_stays_exact() {
-        if cells() < 2 {
+        let Some((counter, calls)) = striped_counter(2) else {
             return;
-        }
-        let counter = Counter::default();
-        let calls = contend(|| counter.add(2), || counter.is_striped());
+        };
         assert!(counter.is_striped());
         assert_eq!(counter.get(), calls * 2);
         counter.raise_to(calls * 2 + 5);
@@ -339,11 +348,9 @@ mod tests {
 
     #[test]
     fn two_raises_at_once_leave_the_larger_value() {
-        if cells() < 2 {
+        let Some((counter, calls)) = striped_counter(1) else {
             return;
-        }
-        let counter = Counter::default();
-        let calls = contend(|| counter.add(1), || counter.is_striped());
+        };
         let top = calls + 2_000_000;
         std::thread::scope(|scope| {
             for _ in 0..2 {
@@ -359,11 +366,9 @@ mod tests {
 
     #[test]
     fn reads_never_go_down_while_threads_add() {
-        if cells() < 2 {
+        let Some((counter, _)) = striped_counter(1) else {
             return;
-        }
-        let counter = Counter::default();
-        contend(|| counter.add(1), || counter.is_striped());
+        };
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             for _ in 0..2 {
