@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
-use http::{header, HeaderMap, Request, Response, StatusCode};
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use metrics::{Counter, Histogram, Label, SharedString};
 use quanta::Instant;
 use tower_layer::Layer;
@@ -132,6 +132,12 @@ struct Settings {
 }
 
 impl Settings {
+    /// Whether any request could be left out: the path is looked at only
+    /// then.
+    fn excludes_any(&self) -> bool {
+        self.exclude_metrics_endpoint || !self.excluded_prefixes.is_empty()
+    }
+
     fn excludes(&self, path: &str) -> bool {
         (self.exclude_metrics_endpoint && METRICS_PATHS.contains(&path))
             || self
@@ -216,8 +222,11 @@ impl<S> Layer<S> for HttpMetricsLayer {
         state();
         HttpMetrics {
             inner,
-            settings: Arc::clone(&self.settings),
-            route: Arc::default(),
+            route: Arc::new(RouteState {
+                excludes_any: self.settings.excludes_any(),
+                settings: Arc::clone(&self.settings),
+                last: OnceLock::new(),
+            }),
         }
     }
 }
@@ -247,49 +256,57 @@ impl<S> Layer<S> for HttpMetricsLayer {
 #[derive(Clone, Debug)]
 pub struct HttpMetrics<S> {
     inner: S,
+    /// One allocation shared by the clones of this service (axum clones a
+    /// route's service for every request).
+    route: Arc<RouteState>,
+}
+
+#[derive(Debug)]
+struct RouteState {
     settings: Arc<Settings>,
-    /// The view this service last resolved: with `Router::layer` each route
-    /// has a service of its own, which then skips the table lookup.
-    route: Arc<OnceLock<&'static View>>,
+    excludes_any: bool,
+    /// The view this service resolved first: with `Router::layer` each
+    /// route has a service of its own, which then skips the table lookup.
+    /// Its `MatchedPath` is kept, so the one axum puts on each request to
+    /// the route is recognised by its address.
+    last: OnceLock<(MatchedPath, &'static View)>,
 }
 
 impl<S> HttpMetrics<S> {
     /// Count the request and start its clock, unless nothing is recorded.
+    #[inline]
     fn start<B>(&self, request: &Request<B>) -> Option<Guard> {
         let state = state()?;
-        let path = request.uri().path();
-        if self.settings.excludes(path) {
+        let route = &*self.route;
+        if route.excludes_any && route.settings.excludes(request.uri().path()) {
             return None;
         }
         let view = match request.extensions().get::<MatchedPath>() {
-            Some(matched) => self.view(state, matched.as_str()),
+            Some(matched) => route.view(state, matched),
             None => state.unmatched,
         };
-        let method = method_index(request.method().as_str());
-        let handles = view.handles(state, method);
+        let handles = view.handles(state, method_index(request.method()));
         handles.requests.increment(1);
         if let (Some(compat), Some(compat_handles)) = (&state.compat, &handles.compat) {
-            compat.request(state.rt, view, method, compat_handles, request);
+            compat.request(state.rt, view, handles.method, compat_handles, request);
         }
         Some(Guard {
-            state,
-            view,
-            method,
             handles,
             start: Instant::now(),
-            finished: false,
         })
     }
+}
 
+impl RouteState {
     #[inline]
-    fn view(&self, state: &'static State, template: &str) -> &'static View {
-        if let Some(view) = self.route.get() {
-            if *view.template == *template {
+    fn view(&self, state: &'static State, matched: &MatchedPath) -> &'static View {
+        if let Some((last, view)) = self.last.get() {
+            if std::ptr::eq(last.as_str(), matched.as_str()) || last.as_str() == matched.as_str() {
                 return view;
             }
         }
-        let view = state.view(template);
-        let _ = self.route.set(view);
+        let view = state.view(matched.as_str());
+        let _ = self.last.set((matched.clone(), view));
         view
     }
 }
@@ -398,7 +415,7 @@ where
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             Ok(response)
         });
-        if let Some(mut guard) = this.guard.take() {
+        if let Some(guard) = this.guard.take() {
             match &output {
                 Ok(response) => guard.responded(response),
                 Err(_) => guard.failed(std::any::type_name::<E>()),
@@ -411,87 +428,93 @@ where
 /// One request in flight: records its outcome, or its duration alone when
 /// dropped unfinished.
 struct Guard {
-    state: &'static State,
-    view: &'static View,
-    method: usize,
     handles: &'static Handles,
     start: Instant,
-    finished: bool,
 }
 
 impl Guard {
-    fn finish(&mut self) -> f64 {
-        self.finished = true;
+    /// Records the duration; the guard has then done its work.
+    fn finish(self) -> (&'static Handles, f64) {
+        let this = std::mem::ManuallyDrop::new(self);
+        (this.handles, this.record())
+    }
+
+    fn record(&self) -> f64 {
         let seconds = self.start.elapsed().as_secs_f64();
         self.handles.latency.record(seconds);
         seconds
     }
 
-    fn responded<B: http_body::Body>(&mut self, response: &Response<B>) {
-        let seconds = self.finish();
+    fn responded<B: http_body::Body>(self, response: &Response<B>) {
+        let (handles, seconds) = self.finish();
         let status = response.status().as_u16();
-        let (state, view, method) = (self.state, self.view, self.method);
-        match self.handles.responses.get_or_insert(
+        let (state, view, method) = (handles.state, handles.view, handles.method);
+        match handles.responses.get_or_insert(
             |&s| s == status,
             || (status, state.response_counter(view, method, status)),
         ) {
             Some(counter) => counter.increment(1),
             None => state.response_counter(view, method, status).increment(1),
         }
-        if let (Some(compat), Some(handles)) = (&state.compat, &self.handles.compat) {
-            compat.response(state, view, method, handles, response, seconds);
+        if let (Some(compat), Some(compat_handles)) = (&state.compat, &handles.compat) {
+            compat.response(state, view, method, compat_handles, response, seconds);
         }
     }
 
-    fn failed(&mut self, error_type: &'static str) {
-        let seconds = self.finish();
-        self.exception(error_type, seconds);
+    fn failed(self, error_type: &'static str) {
+        let (handles, seconds) = self.finish();
+        exception(handles, error_type, seconds);
     }
 
     /// Counted before the 500 is; like a Django view's exception, which
     /// `process_exception` sees before `process_response` sees the 500.
     fn panicked(&self) {
         let seconds = self.start.elapsed().as_secs_f64();
-        self.exception("panic", seconds);
-    }
-
-    #[cold]
-    fn exception(&self, error_type: &'static str, seconds: f64) {
-        let state = self.state;
-        let labels = vec![
-            Label::from_static_parts("type", error_type),
-            Label::new("view", self.view.label.clone()),
-        ];
-        state
-            .rt
-            .counter(state.names.exceptions.clone(), labels)
-            .increment(1);
-        if let (Some(compat), Some(handles)) = (&state.compat, &self.handles.compat) {
-            compat.exception(state, self.view, self.method, handles, error_type, seconds);
-        }
+        exception(self.handles, "panic", seconds);
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if !self.finished {
-            self.finish();
-        }
+        self.record();
+    }
+}
+
+#[cold]
+fn exception(handles: &Handles, error_type: &'static str, seconds: f64) {
+    let (state, view) = (handles.state, handles.view);
+    let labels = vec![
+        Label::from_static_parts("type", error_type),
+        Label::new("view", view.label.clone()),
+    ];
+    state
+        .rt
+        .counter(state.names.exceptions.clone(), labels)
+        .increment(1);
+    if let (Some(compat), Some(compat_handles)) = (&state.compat, &handles.compat) {
+        compat.exception(
+            state,
+            view,
+            handles.method,
+            compat_handles,
+            error_type,
+            seconds,
+        );
     }
 }
 
 #[inline]
-fn method_index(method: &str) -> usize {
-    match method {
-        "GET" => 0,
-        "HEAD" => 1,
-        "POST" => 2,
-        "PUT" => 3,
-        "DELETE" => 4,
-        "TRACE" => 5,
-        "OPTIONS" => 6,
-        "CONNECT" => 7,
-        "PATCH" => 8,
+fn method_index(method: &Method) -> usize {
+    match *method {
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::POST => 2,
+        Method::PUT => 3,
+        Method::DELETE => 4,
+        Method::TRACE => 5,
+        Method::OPTIONS => 6,
+        Method::CONNECT => 7,
+        Method::PATCH => 8,
         _ => 9,
     }
 }
@@ -646,6 +669,9 @@ impl View {
 
 /// The series of one (view, method).
 struct Handles {
+    state: &'static State,
+    view: &'static View,
+    method: usize,
     requests: Counter,
     latency: Histogram,
     responses: Slots<u16, Counter, 8>,
@@ -653,9 +679,12 @@ struct Handles {
 }
 
 impl Handles {
-    fn new(state: &State, view: &View, method: usize) -> Self {
+    fn new(state: &'static State, view: &'static View, method: usize) -> Self {
         let rt = state.rt;
         Handles {
+            state,
+            view,
+            method,
             requests: rt.counter(state.names.requests.clone(), state.labels(view, method)),
             latency: rt.histogram(state.names.latency.clone(), state.labels(view, method)),
             responses: Slots::new(),
@@ -987,9 +1016,10 @@ mod tests {
 
     #[test]
     fn methods_outside_the_standard_set_are_invalid() {
-        assert_eq!(METHODS[method_index("PATCH")], "PATCH");
-        assert_eq!(METHODS[method_index("get")], "<invalid method>");
-        assert_eq!(METHODS[method_index("PROPFIND")], "<invalid method>");
+        let index = |method: &str| method_index(&Method::from_bytes(method.as_bytes()).unwrap());
+        assert_eq!(METHODS[index("PATCH")], "PATCH");
+        assert_eq!(METHODS[index("get")], "<invalid method>");
+        assert_eq!(METHODS[index("PROPFIND")], "<invalid method>");
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! A hello-world axum server for the `http` bench: bare, with
-//! instrument-runtime's `HttpMetricsLayer`, or with axum-prometheus's layer
-//! (its default metrics), on one tokio worker thread.
+//! A hello-world axum server for the `http` bench: bare; with a layer that
+//! does nothing (what axum's `Router::layer` costs any middleware); with
+//! instrument-runtime's `HttpMetricsLayer`, without and with the
+//! django-prometheus profile; or with axum-prometheus's layer (its default
+//! metrics); on one tokio worker thread.
 //!
-//! `bench-http-server bare|instrument|axum-prometheus` listens on a free
-//! loopback port, prints `PORT <n>` on stdout, and serves until killed.
+//! `bench-http-server bare|identity-layer|instrument|instrument-django|axum-prometheus`
+//! listens on a free loopback port, prints `PORT <n>` on stdout, and
+//! serves until killed.
 
 use axum::routing::get;
 use axum::Router;
@@ -16,8 +19,12 @@ fn app(variant: &str) -> Router {
     let hello = Router::new().route("/", get(hello));
     match variant {
         "bare" => hello,
-        "instrument" => {
-            instrument_runtime::install().expect("the recorder installs once");
+        "identity-layer" => hello.layer(tower_layer::layer_fn(|route| route)),
+        "instrument" | "instrument-django" => {
+            instrument_runtime::Builder::new()
+                .django_compat(variant == "instrument-django")
+                .install()
+                .expect("the recorder installs once");
             hello
                 .merge(instrument_runtime::metrics_router())
                 .layer(instrument_runtime::HttpMetricsLayer::new())
@@ -30,7 +37,10 @@ fn app(variant: &str) -> Router {
                 .route("/metrics", get(move || async move { handle.render() }))
                 .layer(layer)
         }
-        other => panic!("unknown variant {other:?}: bare, instrument or axum-prometheus"),
+        other => panic!(
+            "unknown variant {other:?}: bare, identity-layer, instrument, instrument-django \
+             or axum-prometheus"
+        ),
     }
 }
 
