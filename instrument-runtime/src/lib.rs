@@ -317,7 +317,8 @@ pub use crate::catalogue::{DEFAULT_BUCKETS, OVERFLOW};
 pub use crate::error::Error;
 #[cfg(feature = "axum")]
 pub use crate::http::{
-    metrics_handler, metrics_router, HttpMetrics, HttpMetricsFuture, HttpMetricsLayer, CONTENT_TYPE,
+    metrics_handler, metrics_router, HttpMetrics, HttpMetricsFuture, HttpMetricsLayer,
+    CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE,
 };
 pub use crate::push::{Push, PushError};
 pub use crate::runtime::{installed, Metrics};

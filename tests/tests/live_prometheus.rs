@@ -2,7 +2,7 @@
 //! the query API gives exactly the counts that were sent, and
 //! `histogram_quantile` over the latency buckets lands in the bucket the
 //! slow route's delay puts it in. Several instances sum up in one
-//! Prometheus.
+//! Prometheus. The scrapes are OpenMetrics, which Prometheus asks for.
 
 use std::collections::BTreeMap;
 
@@ -161,6 +161,27 @@ fn counters_equal_the_traffic_sent() {
         (p95[0].value - 0.4875).abs() < 1e-9,
         "`{promql}` gave {}, not 0.4875 (in the (0.25, 0.5] bucket)",
         p95[0].value
+    );
+
+    // Prometheus asks for OpenMetrics first and got it: its metadata names
+    // the families as that format does (a counter without `_total`, a
+    // counter whose name lacks `_total` as `unknown`), while every query
+    // above used the same series names as the text format.
+    let kind = |family: &str| {
+        let data = prometheus
+            .api(&format!("metadata?metric={family}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        data[family][0]["type"].as_str().map(str::to_owned)
+    };
+    assert_eq!(kind("django_http_requests").as_deref(), Some("counter"));
+    assert_eq!(kind("django_http_requests_total"), None);
+    assert_eq!(
+        kind("django_http_responses_total_by_status").as_deref(),
+        Some("unknown")
+    );
+    assert_eq!(
+        kind("django_http_requests_latency_seconds").as_deref(),
+        Some("histogram")
     );
 }
 

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::access::{Access, Denied};
+use crate::store::Format;
 use crate::Metrics;
 
 /// The content type of the Prometheus text exposition format, for a
@@ -31,6 +32,29 @@ use crate::Metrics;
 /// ```
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The content type of the OpenMetrics 1.0 text exposition, for a handler
+/// of the application's own that serves [`Metrics::render_openmetrics`].
+///
+/// ```
+/// use axum::{http::header, response::IntoResponse, routing::get, Router};
+///
+/// async fn page() -> impl IntoResponse {
+///     let page = instrument_runtime::installed().and_then(|m| m.render_openmetrics());
+///     (
+///         [(header::CONTENT_TYPE, instrument_runtime::OPENMETRICS_CONTENT_TYPE)],
+///         page.unwrap_or_else(|| "# EOF\n".to_owned()),
+///     )
+/// }
+///
+/// let app: Router = Router::new().route("/internal/openmetrics", get(page));
+/// assert_eq!(
+///     instrument_runtime::OPENMETRICS_CONTENT_TYPE,
+///     "application/openmetrics-text; version=1.0.0; charset=utf-8"
+/// );
+/// ```
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// The axum handler that serves the exposition of the installed metrics.
 ///
 /// It applies the protection settings ([`Builder::bearer_token`],
@@ -42,6 +66,15 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// `into_make_service_with_connect_info::<SocketAddr>()` (or, in tests, with
 /// the `MockConnectInfo` layer); without it the handler cannot check the
 /// address and answers 403.
+///
+/// The page is OpenMetrics 1.0 ([`Metrics::render_openmetrics`]) when the
+/// scraper's `Accept` header prefers it to the text format (Prometheus asks
+/// for it first by default), and the text format 0.0.4 otherwise: without
+/// an `Accept` header, for `*/*`, and with metrics-exporter-prometheus as
+/// the backend. The highest `q` wins, the earlier entry on a tie;
+/// OpenMetrics `version=1.0.0`, its draft `0.0.1` or no version are
+/// OpenMetrics, `text/plain` with `version=0.0.4` or none is the text
+/// format. The answer carries `Vary: Accept`.
 ///
 /// Rendering runs on tokio's blocking pool, so a large page does not hold up
 /// request handling. Before [`install`](crate::install) it answers 503.
@@ -69,9 +102,15 @@ pub async fn metrics_handler(request: Request) -> Response {
     // Taken out before any await: a body is not `Sync`, so the future may
     // not hold a reference to the request.
     let peer = peer(&request);
-    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+    let headers = request.headers();
+    let authorization = headers.get(header::AUTHORIZATION).cloned();
+    let format = match prefers_openmetrics(headers.get(header::ACCEPT)) {
+        true => Format::OpenMetrics,
+        false => Format::Text,
+    };
     drop(request);
-    let answer = answer(runtime, peer, authorization.as_ref().map(|v| v.as_bytes())).await;
+    let authorization = authorization.as_ref().map(|v| v.as_bytes());
+    let answer = answer(runtime, peer, authorization, format).await;
     #[cfg(feature = "tls")]
     let answer = with_headers(answer, &runtime.access.web.headers);
     answer
@@ -81,6 +120,7 @@ async fn answer(
     runtime: &'static crate::runtime::Runtime,
     peer: Option<IpAddr>,
     authorization: Option<&[u8]>,
+    format: Format,
 ) -> Response {
     // The allow-list first: clients outside it spend no rate-limit token.
     if let Err(denied) = runtime.access.check_peer(peer) {
@@ -107,7 +147,7 @@ async fn answer(
     };
     match checked {
         Ok(()) => match runtime.metrics.clone() {
-            Some(metrics) => render(metrics).await,
+            Some(metrics) => render(metrics, format).await,
             None => (
                 StatusCode::NOT_IMPLEMENTED,
                 "501 Not Implemented: this program's metrics go to the recorder of another crate; \
@@ -172,9 +212,66 @@ fn refuse(denied: Denied, access: &Access) -> Response {
     }
 }
 
-async fn render(metrics: Metrics) -> Response {
-    match shared_render(metrics).await {
-        Some(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
+/// Whether the scraper's `Accept` header prefers OpenMetrics to the text
+/// format; see [`metrics_handler`].
+fn prefers_openmetrics(accept: Option<&header::HeaderValue>) -> bool {
+    let Some(accept) = accept.and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    // (quality, OpenMetrics) of the best range so far.
+    let mut best: Option<(f32, bool)> = None;
+    for range in accept.split(',') {
+        let Ok(range) = range.trim().parse::<mime::Mime>() else {
+            continue;
+        };
+        let quality = match range.get_param("q") {
+            Some(q) => match q.as_str().parse::<f32>() {
+                Ok(q) if (0.0..=1.0).contains(&q) => q,
+                _ => continue,
+            },
+            None => 1.0,
+        };
+        let version = range.get_param("version");
+        let version = version.as_ref().map(|version| version.as_str());
+        let open_metrics = match (range.type_().as_str(), range.subtype().as_str()) {
+            ("application", "openmetrics-text") => match version {
+                None | Some("1.0.0" | "0.0.1") => true,
+                Some(_) => continue,
+            },
+            ("text", "plain") => match version {
+                None | Some("0.0.4") => false,
+                Some(_) => continue,
+            },
+            ("text", "*") | ("*", "*") => false,
+            _ => continue,
+        };
+        // `q=0` is "not acceptable".
+        if quality > 0.0 && best.is_none_or(|(best, _)| quality > best) {
+            best = Some((quality, open_metrics));
+        }
+    }
+    best.is_some_and(|(_, open_metrics)| open_metrics)
+}
+
+async fn render(metrics: Metrics, format: Format) -> Response {
+    // The exporter's backend renders the text format only.
+    let format = match metrics.render_openmetrics_supported() {
+        true => format,
+        false => Format::Text,
+    };
+    let content_type = match format {
+        Format::Text => CONTENT_TYPE,
+        Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+    };
+    match shared_render(metrics, format).await {
+        Some(body) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::VARY, "accept"),
+            ],
+            body,
+        )
+            .into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
@@ -186,13 +283,17 @@ async fn render(metrics: Metrics) -> Response {
 /// next batch, rendered once when the current rendering ends, and share its
 /// page: concurrent scrapes cost one rendering and one copy of the page per
 /// batch, not one each, and no scrape sees values older than its arrival.
-async fn shared_render(metrics: Metrics) -> Option<Bytes> {
+async fn shared_render(metrics: Metrics, format: Format) -> Option<Bytes> {
     type Batch = Arc<tokio::sync::OnceCell<Option<Bytes>>>;
-    /// The batch that has not started rendering yet.
-    static NEXT: Mutex<Option<Batch>> = Mutex::new(None);
+    /// The batch of each format that has not started rendering yet.
+    static NEXT: [Mutex<Option<Batch>>; 2] = [Mutex::new(None), Mutex::new(None)];
     /// Held by the rendering under way.
     static RENDERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let next = || NEXT.lock().unwrap_or_else(PoisonError::into_inner);
+    let next = || {
+        NEXT[format as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    };
     let batch = Arc::clone(next().get_or_insert_with(Batch::default));
     let render = || async {
         let _rendering = RENDERING.lock().await;
@@ -203,7 +304,7 @@ async fn shared_render(metrics: Metrics) -> Option<Bytes> {
                 *next = None;
             }
         }
-        tokio::task::spawn_blocking(move || Bytes::from(metrics.render()))
+        tokio::task::spawn_blocking(move || Bytes::from(metrics.render_as(format)))
             .await
             .ok()
     };

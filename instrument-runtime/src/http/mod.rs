@@ -5,5 +5,5 @@ mod endpoint;
 pub(crate) mod layer;
 pub(crate) mod listener;
 
-pub use self::endpoint::{metrics_handler, metrics_router, CONTENT_TYPE};
+pub use self::endpoint::{metrics_handler, metrics_router, CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
 pub use self::layer::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};

@@ -21,7 +21,7 @@ pub(crate) use self::cardinality::Cardinality;
 pub(crate) use self::registry::Registry;
 use crate::access::Access;
 use crate::catalogue::{Family, Kind};
-use crate::store::Store;
+use crate::store::{Format, Store};
 use crate::Error;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -166,9 +166,62 @@ impl Metrics {
     /// ```
     pub fn render(&self) -> String {
         match &self.source {
-            Source::Store(store) => store.render(),
+            Source::Store(store) => store.render(Format::Text),
             #[cfg(feature = "metrics-exporter-prometheus")]
             Source::Prometheus(handle) => handle.render(),
+        }
+    }
+
+    /// The OpenMetrics 1.0 exposition of every series (content type
+    /// `application/openmetrics-text; version=1.0.0; charset=utf-8`), as
+    /// `/metrics/` serves it to a scraper that asks for it (Prometheus does
+    /// by default). `None` with metrics-exporter-prometheus as the
+    /// backend, which renders the text format only.
+    ///
+    /// The series are named as on [`render`](Metrics::render)'s page. A
+    /// counter's family is its name without `_total`; a counter whose name
+    /// does not end in `_total` (`http_responses_total_by_status`) is
+    /// `unknown` here, under its own name, so that no series is renamed.
+    /// Histogram bounds are written as OpenMetrics' canonical numbers
+    /// (`le="1.0"`), and the page ends with `# EOF`.
+    ///
+    /// ```
+    /// #[instrument_runtime::counted(name = "emails_sent_total")]
+    /// fn send_email() {}
+    ///
+    /// let metrics = instrument_runtime::install()?;
+    /// send_email();
+    /// let page = metrics.render_openmetrics().expect("this crate's store");
+    /// // The family is `emails_sent`, its sample `emails_sent_total`.
+    /// assert!(page.contains("# TYPE emails_sent counter\n"));
+    /// assert!(page.contains("\nemails_sent_total 1\n"));
+    /// assert!(page.ends_with("# EOF\n"));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    pub fn render_openmetrics(&self) -> Option<String> {
+        match &self.source {
+            Source::Store(store) => Some(store.render(Format::OpenMetrics)),
+            #[cfg(feature = "metrics-exporter-prometheus")]
+            Source::Prometheus(_) => None,
+        }
+    }
+
+    /// Whether [`render_openmetrics`](Metrics::render_openmetrics) has a page.
+    #[cfg(feature = "axum")]
+    pub(crate) fn render_openmetrics_supported(&self) -> bool {
+        match &self.source {
+            Source::Store(_) => true,
+            #[cfg(feature = "metrics-exporter-prometheus")]
+            Source::Prometheus(_) => false,
+        }
+    }
+
+    /// The page in `format`, the text format where there is no other.
+    #[cfg(feature = "axum")]
+    pub(crate) fn render_as(&self, format: Format) -> String {
+        match (format, &self.source) {
+            (Format::OpenMetrics, Source::Store(store)) => store.render(Format::OpenMetrics),
+            _ => self.render(),
         }
     }
 }

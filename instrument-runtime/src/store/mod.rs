@@ -22,6 +22,7 @@ use metrics::{
     SharedString, Unit,
 };
 
+pub(crate) use self::render::Format;
 use crate::catalogue::Kind;
 use crate::names;
 
@@ -409,7 +410,7 @@ mod tests {
             histogram.record(value);
         }
         assert_eq!(
-            store.render(),
+            store.render(Format::Text),
             "# TYPE h histogram\n\
              h_bucket{le=\"0.1\"} 2\n\
              h_bucket{le=\"1\"} 4\n\
@@ -440,7 +441,7 @@ mod tests {
             .register_gauge(&Key::from_name("temperature"), &META)
             .set(-1.5);
         assert_eq!(
-            store.render(),
+            store.render(Format::Text),
             "# HELP calls_total Calls.\n\
              # TYPE calls_total counter\n\
              calls_total{svc=\"a\\\"b\",user=\"a\"} 2\n\
@@ -478,7 +479,7 @@ mod tests {
         });
         let series = recorder.0.histogram_series(&Key::from_name("c")).unwrap();
         assert_eq!(series.snapshot(), (vec![0, 200_000], 200_000.0));
-        assert!(recorder.0.render().contains("n_total 200000\n"));
+        assert!(recorder.0.render(Format::Text).contains("n_total 200000\n"));
     }
 
     #[test]
@@ -496,7 +497,7 @@ mod tests {
             .register_counter(&Key::from_name("9lives"), &META)
             .increment(1);
         assert_eq!(
-            store.render(),
+            store.render(Format::Text),
             "# TYPE _9lives counter\n_9lives 1\n\n\
              # HELP tokio_tasks_spawned Tasks.\n\
              # TYPE tokio_tasks_spawned counter\n\
@@ -515,7 +516,7 @@ mod tests {
             .register_gauge(&Key::from_name("shared"), &META)
             .set(1.0);
         assert_eq!(
-            store.render(),
+            store.render(Format::Text),
             "# TYPE shared counter\nshared{k=\"a\"} 1\n\n"
         );
     }

@@ -1,6 +1,16 @@
-//! The Prometheus text exposition of the store: deterministic (families
-//! and series sorted), with label values and HELP texts escaped as the
-//! format requires, so no value can break the page or be altered.
+//! The expositions of the store, Prometheus text 0.0.4 and OpenMetrics
+//! 1.0: deterministic (families and series sorted), with label values and
+//! HELP texts escaped as the format requires, so no value can break the
+//! page or be altered.
+//!
+//! Both formats name every series alike, so a Prometheus that switches
+//! from one to the other keeps its series. OpenMetrics requires a
+//! counter's sample to end in `_total`; a counter family whose name does
+//! not (`http_responses_total_by_status`, from the names django-prometheus
+//! users know) is exposed there as `unknown`, under its own name, rather
+//! than renamed. The one difference is the `le` label: OpenMetrics writes
+//! bounds in its canonical form (`1.0`, `1e-05`), the text format as it
+//! always has (`1`, `0.00001`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,6 +25,15 @@ use crate::catalogue::Kind;
 /// One series of a family: its labels and its sample.
 type Series<'a> = (Labels, &'a Sample);
 
+/// The formats of the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// `text/plain; version=0.0.4`.
+    Text,
+    /// `application/openmetrics-text; version=1.0.0`.
+    OpenMetrics,
+}
+
 /// One sample of a family, ready to render.
 enum Sample {
     Counter(u64),
@@ -26,7 +45,7 @@ impl Store {
     /// The exposition of every family, sorted by name, each series sorted
     /// by its labels. A described family without series is listed with HELP
     /// and TYPE only, as prometheus_client lists it.
-    pub(crate) fn render(&self) -> String {
+    pub(crate) fn render(&self, format: Format) -> String {
         // Take the values under the locks, and format after releasing them,
         // so that a scrape never holds up the creation of a series.
         let mut taken: Vec<(Key, Kind, Sample)> = Vec::new();
@@ -78,14 +97,37 @@ impl Store {
         }
         let mut names: Vec<&str> = families.keys().copied().collect();
         names.sort_unstable();
+        let open_metrics = format == Format::OpenMetrics;
         let mut out = String::new();
-        for name in names {
+        for &name in &names {
             let (kind, mut samples) = families.remove(name).expect("listed above");
             samples.sort_by(|a, b| a.0.cmp(&b.0));
-            if let Some((_, help)) = descriptions.get(name) {
-                let _ = writeln!(out, "# HELP {name} {}", escape(help, false));
+            let help = descriptions.get(name).map(|(_, help)| help);
+            match format {
+                Format::Text => {
+                    if let Some(help) = help {
+                        let _ = writeln!(out, "# HELP {name} {}", escape(help, false));
+                    }
+                    let _ = writeln!(out, "# TYPE {name} {}", kind.name());
+                }
+                Format::OpenMetrics => {
+                    let (family, kind) = match (kind, name.strip_suffix("_total")) {
+                        // A counter's family is its name without `_total`,
+                        // unless another family has that name.
+                        (Kind::Counter, Some(family))
+                            if !family.is_empty() && names.binary_search(&family).is_err() =>
+                        {
+                            (family, "counter")
+                        }
+                        (Kind::Counter, _) => (name, "unknown"),
+                        (kind, _) => (name, kind.name()),
+                    };
+                    let _ = writeln!(out, "# TYPE {family} {kind}");
+                    if let Some(help) = help.filter(|help| !help.is_empty()) {
+                        let _ = writeln!(out, "# HELP {family} {}", escape(help, true));
+                    }
+                }
             }
-            let _ = writeln!(out, "# TYPE {name} {}", kind.name());
             for (labels, sample) in samples {
                 match sample {
                     Sample::Counter(value) => {
@@ -96,7 +138,10 @@ impl Store {
                     }
                     Sample::Histogram(histogram) => {
                         let (cumulative, sum) = histogram.snapshot();
-                        let bounds = histogram.bounds.iter().map(|b| Float(*b).to_string());
+                        let bounds = histogram.bounds.iter().map(|&bound| match open_metrics {
+                            true => Canonical(bound).to_string(),
+                            false => Float(bound).to_string(),
+                        });
                         let les = bounds.chain(["+Inf".to_owned()]);
                         for (le, count) in les.zip(&cumulative) {
                             write_sample(&mut out, name, "_bucket", &labels, Some(&le), count);
@@ -107,7 +152,13 @@ impl Store {
                     }
                 }
             }
-            out.push('\n');
+            // OpenMetrics allows no line between families.
+            if !open_metrics {
+                out.push('\n');
+            }
+        }
+        if open_metrics {
+            out.push_str("# EOF\n");
         }
         out
     }
@@ -139,6 +190,36 @@ impl std::fmt::Display for Float {
             v if v == f64::INFINITY => f.write_str("+Inf"),
             v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
             v => write!(f, "{v}"),
+        }
+    }
+}
+
+/// A bound as OpenMetrics' canonical numbers write it: Go's `%g` (shortest
+/// digits, exponent below 1e-4 and from 1e+06 on, at least two exponent
+/// digits), with `.0` added when there is neither point nor exponent:
+/// `0.005`, `1.0`, `100000.0`, `1e+06`, `1e-05`.
+struct Canonical(f64);
+
+impl std::fmt::Display for Canonical {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if !v.is_finite() {
+            return Float(v).fmt(f);
+        }
+        let scientific = format!("{v:e}");
+        let (mantissa, exponent) = scientific.split_once('e').expect("`{:e}` has an exponent");
+        let exponent: i32 = exponent.parse().expect("an integer exponent");
+        if v != 0.0 && !(-4..6).contains(&exponent) {
+            let sign = if exponent < 0 { '-' } else { '+' };
+            write!(f, "{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+        } else {
+            let fixed = v.to_string();
+            f.write_str(&fixed)?;
+            if fixed.contains('.') {
+                Ok(())
+            } else {
+                f.write_str(".0")
+            }
         }
     }
 }
@@ -191,7 +272,40 @@ pub(crate) fn escape(text: &str, quote: bool) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::Float;
+    use super::{Canonical, Float};
+
+    #[test]
+    fn bounds_in_openmetrics_are_canonical_numbers() {
+        // The examples of the OpenMetrics specification.
+        let cases = [
+            (0.0, "0.0"),
+            (0.001, "0.001"),
+            (0.002, "0.002"),
+            (0.01, "0.01"),
+            (0.1, "0.1"),
+            (0.9, "0.9"),
+            (0.95, "0.95"),
+            (0.99, "0.99"),
+            (0.999, "0.999"),
+            (1.0, "1.0"),
+            (1.7, "1.7"),
+            (10.0, "10.0"),
+            (1e-10, "1e-10"),
+            (1e-9, "1e-09"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (100000.0, "100000.0"),
+            (1e6, "1e+06"),
+            (1e10, "1e+10"),
+            (1e23, "1e+23"),
+            (1.1e23, "1.1e+23"),
+            (-2.5, "-2.5"),
+            (f64::INFINITY, "+Inf"),
+        ];
+        for (bound, written) in cases {
+            assert_eq!(Canonical(bound).to_string(), written, "{bound:?}");
+        }
+    }
 
     #[test]
     fn infinities_are_written_as_the_format_spells_them() {

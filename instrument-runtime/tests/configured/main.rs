@@ -7,6 +7,8 @@
 mod common;
 #[path = "../http_layer_support/mod.rs"]
 mod http_layer_support;
+#[path = "../openmetrics/mod.rs"]
+mod openmetrics;
 #[path = "../protection/mod.rs"]
 mod protection;
 #[path = "../text_format/mod.rs"]
@@ -25,6 +27,7 @@ mod http_layer_django;
 mod http_layer_flood;
 mod load_counting;
 mod model_op;
+mod openmetrics_page;
 mod protection_allow_list;
 mod protection_allow_loopback;
 mod protection_basic;
