@@ -234,7 +234,10 @@ impl Push {
         self.target().map(|target| target.url)
     }
 
-    /// Push every series of `metrics` (its [`render`](Metrics::render)).
+    /// Push every series of `metrics` (its [`render`](Metrics::render)), in
+    /// the text format 0.0.4: the Pushgateway takes that format (and
+    /// protobuf), not OpenMetrics, and Prometheus scraping the gateway
+    /// gets the same series names either way.
     ///
     /// # Errors
     ///
