@@ -4,8 +4,11 @@
 //!
 //! A series starts as one `AtomicU64` (a histogram: its buckets and sum).
 //! A counter is added to with one `fetch_add`, as an unstriped counter is,
-//! and each time its total passes a multiple of 64 it is read again: a
-//! total that moved in between means another core writes it too. A
+//! and the total is read just before: when the add takes it past a
+//! multiple of 64 it is read again after the add, and a total that moved in
+//! between means another core writes it too. (A condition on the `fetch_add`'s
+//! result would make every add wait for that result: 20% more per add on
+//! one thread.) A
 //! histogram's sum is added with a compare-and-swap, and a swap that fails
 //! means the same. Either gives the series its cells: a cache line per
 //! thread slot, `cells()` of them, and from then on each thread writes the
@@ -78,6 +81,14 @@ fn lines(lines: usize) -> Box<[Line]> {
     (0..lines).map(|_| Line::default()).collect()
 }
 
+/// Add `value` to this thread's cell. Out of line, so that the path of an
+/// uncontended series (one `fetch_add`) saves no registers for the
+/// thread-local slot.
+#[inline(never)]
+fn add_to_cell(cells: &[Line], value: u64) {
+    cells[slot()].0[0].fetch_add(value, Ordering::Relaxed);
+}
+
 /// A counter series.
 #[derive(Debug, Default)]
 pub(super) struct Counter {
@@ -89,14 +100,17 @@ impl Counter {
     #[inline]
     pub(super) fn add(&self, value: u64) {
         if let Some(cells) = self.cells.get() {
-            cells[slot()].0[0].fetch_add(value, Ordering::Relaxed);
-            return;
+            return add_to_cell(cells, value);
         }
-        let before = self.base.fetch_add(value, Ordering::Relaxed);
-        let after = before.wrapping_add(value);
-        // Each time the total passes a multiple of 64, look again: another
-        // total means another thread wrote in between.
-        if (before ^ after) >> 6 != 0 && self.base.load(Ordering::Relaxed) != after {
+        // The total is read before the add, and when the add takes it past
+        // a multiple of 64, read again after it: another total than ours
+        // means another thread wrote in between. The branch waits for the
+        // plain read, not for the `fetch_add`'s result.
+        let seen = self.base.load(Ordering::Relaxed);
+        self.base.fetch_add(value, Ordering::Relaxed);
+        if (seen % 64).saturating_add(value) >= 64
+            && self.base.load(Ordering::Relaxed) != seen.wrapping_add(value)
+        {
             self.contended();
         }
     }
