@@ -1023,6 +1023,15 @@ mod tests {
     }
 
     #[test]
+    fn the_response_future_adds_its_guard_and_a_state_word_to_the_inner_one() {
+        type Inner = std::future::Ready<Result<Response<String>, std::io::Error>>;
+        // The guard: the series' handles and the start instant.
+        assert_eq!(std::mem::size_of::<Option<Guard>>(), 16);
+        let added = std::mem::size_of::<HttpMetricsFuture<Inner>>() - std::mem::size_of::<Inner>();
+        assert!(added <= 24, "{added} bytes more than the inner future");
+    }
+
+    #[test]
     fn slots_hold_each_key_once_and_report_when_full() {
         let slots: Slots<u16, u32, 2> = Slots::new();
         assert_eq!(slots.get_or_insert(|&k| k == 200, || (200, 1)), Some(&1));

@@ -22,6 +22,7 @@ mod endpoint_hardening;
 mod endpoint_listen;
 mod exposition_name_collisions;
 mod exposition_safety;
+mod http_layer_allocations;
 mod http_layer_before_install;
 mod http_layer_django;
 mod http_layer_flood;
