@@ -5,10 +5,7 @@
 //! (`bench-http-server`, one tokio worker), driven by `wrk` over loopback
 //! with the same connections and duration, in alternating runs. Reports
 //! the median requests per second and p99 latency of each, as ratios to
-//! bare, and the spread of the per-round ratios; and the server's CPU time
-//! per request (from `/proc/<pid>/task/*/schedstat`, in nanoseconds),
-//! which a shared machine's other load disturbs far less than throughput:
-//! time the server waits for a core is not counted.
+//! bare, and the spread of the per-round ratios.
 //!
 //! `cargo bench -p benchmarks --bench http` needs `wrk` (Debian package
 //! `wrk`; `scripts/bench` installs it). Settings, from the environment:
@@ -59,16 +56,6 @@ struct Server {
 }
 
 impl Server {
-    /// Nanoseconds the server's threads have run on a core so far.
-    fn cpu_ns(&self) -> u64 {
-        let tasks = format!("/proc/{}/task", self.child.id());
-        std::fs::read_dir(&tasks)
-            .unwrap_or_else(|e| panic!("{tasks}: {e}"))
-            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-            .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-            .sum()
-    }
-
     fn start(variant: &'static str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bench-http-server"))
             .arg(variant)
@@ -114,8 +101,6 @@ impl Drop for Server {
 
 struct Run {
     requests: u64,
-    /// The server's CPU time per request, in µs.
-    cpu_us: f64,
     requests_per_second: f64,
     p99_us: f64,
     p50_us: f64,
@@ -146,7 +131,6 @@ fn wrk(script: &PathBuf, port: u16, seconds: u64, connections: u64) -> Run {
         .collect();
     Run {
         requests: fields[0] as u64,
-        cpu_us: 0.0,
         requests_per_second: fields[0] / (fields[1] / 1e6),
         p99_us: fields[2],
         p50_us: fields[3],
@@ -199,18 +183,14 @@ fn main() {
         // Rotate the order, so that no server always runs first or last.
         for k in 0..servers.len() {
             let i = (round + k) % servers.len();
-            let cpu_before = servers[i].cpu_ns();
-            let mut run = wrk(&script, servers[i].port, seconds, connections);
-            run.cpu_us = (servers[i].cpu_ns() - cpu_before) as f64 / 1e3 / run.requests as f64;
+            let run = wrk(&script, servers[i].port, seconds, connections);
             println!(
-                "  round {} {:<18} {:>10.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  \
-                 cpu {:>6.2} µs/request  errors {}",
+                "  round {} {:<16} {:>10.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  errors {}",
                 round + 1,
                 servers[i].variant,
                 run.requests_per_second,
                 run.p50_us,
                 run.p99_us,
-                run.cpu_us,
                 run.errors
             );
             runs[i].push(run);
@@ -257,43 +237,30 @@ fn main() {
     };
     let paired =
         |a: usize, b: usize, field: fn(&Run) -> f64| -> f64 { median(per_round(a, b, field)) };
-    let spread_of = |ratios: Vec<f64>| -> String {
+    let spread = |a: usize, b: usize| -> String {
+        let ratios = per_round(a, b, rps);
         let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let high = ratios.iter().copied().fold(0.0, f64::max);
         format!("{low:.3}..{high:.3}")
     };
-    let spread = |a: usize, b: usize| -> String { spread_of(per_round(a, b, rps)) };
     let errors: u64 = runs.iter().flatten().map(|run| run.errors).sum();
     println!(
-        "\n  {:<18} {:>10} {:>10}   {:>13} {:>13}   {:>13}   {:>10} {:>11}   {:>13}",
-        "server",
-        "req/s",
-        "p99 µs",
-        "req/s / bare",
-        "p99 / bare",
-        "rounds",
-        "cpu µs/req",
-        "bare / cpu",
-        "rounds"
+        "\n  {:<18} {:>10} {:>10}   {:>13} {:>13}   {:>13}",
+        "server", "req/s", "p99 µs", "req/s / bare", "p99 / bare", "rounds"
     );
-    let cpu = |run: &Run| run.cpu_us;
     for (i, variant) in VARIANTS.iter().enumerate() {
         println!(
-            "  {variant:<18} {:>10.0} {:>10.1}   {:>12.3}x {:>12.3}x   {:>13}   {:>10.2} {:>10.3}x   {:>13}",
+            "  {variant:<18} {:>10.0} {:>10.1}   {:>12.3}x {:>12.3}x   {:>13}",
             median(of(i, rps)),
             median(of(i, p99)),
             paired(i, BARE, rps),
             paired(i, BARE, p99),
             spread(i, BARE),
-            median(of(i, cpu)),
-            paired(BARE, i, cpu),
-            spread_of(per_round(BARE, i, cpu)),
         );
     }
     println!(
         "  (medians of {rounds} runs; the ratios are medians of the per-round ratios, \
-         their lowest and highest under rounds; bare / cpu is bare's CPU time per \
-         request over the server's, the throughput ratio of a server with a core to itself)"
+         their lowest and highest under rounds)"
     );
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     println!("\n  targets:");
@@ -314,19 +281,5 @@ fn main() {
         paired(OURS, IDENTITY, rps),
         spread(OURS, IDENTITY)
     );
-    println!("\n  the same targets on CPU time per request (bare's over the server's):");
-    for (name, a, b, target) in [
-        ("instrument / bare", OURS, BARE, 0.98),
-        ("instrument / axum-prometheus", OURS, THEIRS, 1.3),
-        ("instrument, profile on / bare", OURS_DJANGO, BARE, 0.95),
-        ("instrument / identity layer", OURS, IDENTITY, 1.0),
-    ] {
-        let ratio = paired(b, a, cpu);
-        println!(
-            "  {name:<34} {ratio:>7.3}x  [>= {target}]  {}  rounds {}",
-            verdict(ratio >= target),
-            spread_of(per_round(b, a, cpu))
-        );
-    }
     println!("  socket errors or non-2xx in all runs: {errors}");
 }
