@@ -18,7 +18,7 @@ const ROWS: &[&[&str]] = &[
     &["tls"],
     &["diagnostics"],
     &["catalogue", "names"],
-    &["secret", "error", "pem", "build_info"],
+    &["secret", "error", "pem", "build_info", "trace"],
 ];
 
 /// The module of each item `lib.rs` re-exports under the crate root.
@@ -34,6 +34,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("Tls", "tls"),
     ("ClientAuth", "tls"),
     ("TlsVersion", "tls"),
+    ("TraceContext", "trace"),
 ];
 
 fn row(module: &str) -> usize {

@@ -82,11 +82,17 @@ impl Builder {
         let store = Arc::new(store(&self));
         let metrics = Metrics::store(Arc::clone(&store));
         let recorder = compose(StoreRecorder::new(store));
+        #[cfg(feature = "exemplars")]
+        let exemplars = self.exemplars;
         install_runtime(
             self,
             access,
             Target::install(recorder, Some(metrics.clone())),
         )?;
+        #[cfg(feature = "exemplars")]
+        if let Some(current) = exemplars {
+            crate::store::exemplar::set_source(current);
+        }
         Ok(metrics)
     }
 

@@ -269,6 +269,9 @@
 //!   `https://` Pushgateway; rustls with the ring provider, no system
 //!   OpenSSL.
 //! - `metrics-exporter-prometheus`: that exporter as the backend.
+//! - `exemplars`: the trace of the newest value on each counter and
+//!   histogram bucket of the OpenMetrics page, from a source of the
+//!   current trace the application names ([`Builder::exemplars`]).
 //!
 //! # Cost
 //!
@@ -305,6 +308,8 @@ mod sites;
 mod store;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "exemplars")]
+mod trace;
 #[cfg(feature = "tls")]
 mod web_config;
 
@@ -327,6 +332,8 @@ pub use crate::settings::Builder;
 pub use crate::store::StoreRecorder;
 #[cfg(feature = "tls")]
 pub use crate::tls::{ClientAuth, Tls, TlsVersion};
+#[cfg(feature = "exemplars")]
+pub use crate::trace::TraceContext;
 
 /// Count the calls of a function in `function_calls_total{function, module, result}`.
 ///

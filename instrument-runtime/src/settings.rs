@@ -52,6 +52,8 @@ pub struct Builder {
     pub(crate) build_info: Option<crate::BuildInfo>,
     pub(crate) service_name: Option<String>,
     pub(crate) family_cardinality_limits: Vec<(String, usize)>,
+    #[cfg(feature = "exemplars")]
+    pub(crate) exemplars: Option<fn() -> Option<crate::TraceContext>>,
 }
 
 /// The default limit on distinct runtime label sets per family.
@@ -74,6 +76,8 @@ impl Default for Builder {
             build_info: None,
             service_name: None,
             family_cardinality_limits: Vec::new(),
+            #[cfg(feature = "exemplars")]
+            exemplars: None,
             bearer_token: None,
             basic_auth: None,
             allow_networks: Vec::new(),
@@ -544,6 +548,44 @@ impl Builder {
     /// ```
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
+        self
+    }
+
+    /// Attach exemplars to the store's counters and histogram buckets:
+    /// `current` names the trace of the call being recorded (or `None`
+    /// outside a trace), and each counter and bucket keeps the trace of the
+    /// newest value recorded in one. They appear on the OpenMetrics page
+    /// (which Prometheus scrapes by default; it stores them with
+    /// `--enable-feature=exemplar-storage`), as
+    /// `# {trace_id="..",span_id=".."} value timestamp`; the text page has
+    /// none. `current` runs on every increment and observation, so it
+    /// should be as cheap as a thread-local read. With the `exemplars`
+    /// feature; only this crate's store keeps them.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use instrument_runtime::{timed, TraceContext};
+    ///
+    /// thread_local! {
+    ///     // Set by the application's tracer around each request.
+    ///     static TRACE: Cell<Option<TraceContext>> = const { Cell::new(None) };
+    /// }
+    ///
+    /// #[timed]
+    /// fn render_invoice() {}
+    ///
+    /// let metrics = instrument_runtime::Builder::new()
+    ///     .exemplars(|| TRACE.with(Cell::get))
+    ///     .install()?;
+    /// TRACE.with(|t| t.set(TraceContext::new(0xabc, 0x12)));
+    /// render_invoice();
+    /// let page = metrics.render_openmetrics().unwrap();
+    /// assert!(page.contains(r#"# {trace_id="00000000000000000000000000000abc",span_id="0000000000000012"}"#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    #[cfg(feature = "exemplars")]
+    pub fn exemplars(mut self, current: fn() -> Option<crate::TraceContext>) -> Self {
+        self.exemplars = Some(current);
         self
     }
 

@@ -9,6 +9,8 @@
 //! (families and series sorted) and escapes label values and HELP texts as
 //! the text format requires, so no value can break the page or be altered.
 
+#[cfg(feature = "exemplars")]
+pub(crate) mod exemplar;
 mod render;
 mod striped;
 
@@ -31,12 +33,24 @@ type Labels = Vec<(String, String)>;
 
 /// A counter series.
 #[derive(Debug, Default)]
-struct AtomicCounter(striped::Counter);
+struct AtomicCounter(
+    striped::Counter,
+    #[cfg(feature = "exemplars")] exemplar::Exemplars,
+);
+
+impl AtomicCounter {
+    #[cfg(feature = "exemplars")]
+    fn exemplar(&self) -> Option<exemplar::Exemplar> {
+        self.1.get(0)
+    }
+}
 
 impl CounterFn for AtomicCounter {
     #[inline]
     fn increment(&self, value: u64) {
         self.0.add(value);
+        #[cfg(feature = "exemplars")]
+        self.1.record(1, 0, value as f64);
     }
 
     fn absolute(&self, value: u64) {
@@ -74,12 +88,26 @@ pub(crate) struct AtomicHistogram {
     bounds: Arc<[f64]>,
     /// `bounds.len() + 1` buckets; the last is `+Inf`.
     buckets: striped::Buckets,
+    /// One per bucket.
+    #[cfg(feature = "exemplars")]
+    exemplars: exemplar::Exemplars,
 }
 
 impl AtomicHistogram {
     fn new(bounds: Arc<[f64]>) -> Self {
         let buckets = striped::Buckets::new(bounds.len() + 1);
-        AtomicHistogram { bounds, buckets }
+        AtomicHistogram {
+            bounds,
+            buckets,
+            #[cfg(feature = "exemplars")]
+            exemplars: exemplar::Exemplars::default(),
+        }
+    }
+
+    /// The newest exemplar of bucket `index`.
+    #[cfg(feature = "exemplars")]
+    fn exemplar(&self, index: usize) -> Option<exemplar::Exemplar> {
+        self.exemplars.get(index)
     }
 
     /// Cumulative bucket counts (the last is the total count) and the sum.
@@ -100,6 +128,8 @@ impl HistogramFn for AtomicHistogram {
         // Prometheus buckets are upper-inclusive: `le="0.1"` holds 0.1.
         let index = self.bounds.partition_point(|bound| *bound < value);
         self.buckets.record(index, value);
+        #[cfg(feature = "exemplars")]
+        self.exemplars.record(self.bounds.len() + 1, index, value);
     }
 }
 

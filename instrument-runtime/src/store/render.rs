@@ -34,9 +34,17 @@ pub(crate) enum Format {
     OpenMetrics,
 }
 
+#[cfg(feature = "exemplars")]
+use super::exemplar::Exemplar;
+
+/// Without the `exemplars` feature there are none.
+#[cfg(not(feature = "exemplars"))]
+#[derive(Clone, Copy, Debug)]
+enum Exemplar {}
+
 /// One sample of a family, ready to render.
 enum Sample {
-    Counter(u64),
+    Counter(u64, Option<Exemplar>),
     Gauge(f64),
     Histogram(Arc<AtomicHistogram>),
 }
@@ -53,7 +61,11 @@ impl Store {
             let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
             taken.extend(counters.iter().map(|(key, counter)| {
                 let value = counter.0.get();
-                (key.clone(), Kind::Counter, Sample::Counter(value))
+                #[cfg(feature = "exemplars")]
+                let exemplar = counter.exemplar();
+                #[cfg(not(feature = "exemplars"))]
+                let exemplar = None;
+                (key.clone(), Kind::Counter, Sample::Counter(value, exemplar))
             }));
         }
         {
@@ -130,11 +142,12 @@ impl Store {
             }
             for (labels, sample) in samples {
                 match sample {
-                    Sample::Counter(value) => {
-                        write_sample(&mut out, name, "", &labels, None, value)
+                    Sample::Counter(value, exemplar) => {
+                        let exemplar = exemplar.as_ref().filter(|_| open_metrics);
+                        write_sample(&mut out, name, "", &labels, None, value, exemplar)
                     }
                     Sample::Gauge(value) => {
-                        write_sample(&mut out, name, "", &labels, None, Float(*value))
+                        write_sample(&mut out, name, "", &labels, None, Float(*value), None)
                     }
                     Sample::Histogram(histogram) => {
                         let (cumulative, sum) = histogram.snapshot();
@@ -143,12 +156,20 @@ impl Store {
                             false => Float(bound).to_string(),
                         });
                         let les = bounds.chain(["+Inf".to_owned()]);
-                        for (le, count) in les.zip(&cumulative) {
-                            write_sample(&mut out, name, "_bucket", &labels, Some(&le), count);
+                        for (index, (le, count)) in les.zip(&cumulative).enumerate() {
+                            #[cfg(feature = "exemplars")]
+                            let exemplar = histogram.exemplar(index).filter(|_| open_metrics);
+                            #[cfg(not(feature = "exemplars"))]
+                            let exemplar: Option<Exemplar> = {
+                                let _ = index;
+                                None
+                            };
+                            let (le, exemplar) = (Some(le.as_str()), exemplar.as_ref());
+                            write_sample(&mut out, name, "_bucket", &labels, le, count, exemplar);
                         }
-                        write_sample(&mut out, name, "_sum", &labels, None, Float(sum));
+                        write_sample(&mut out, name, "_sum", &labels, None, Float(sum), None);
                         let count = cumulative.last().copied().unwrap_or(0);
-                        write_sample(&mut out, name, "_count", &labels, None, count);
+                        write_sample(&mut out, name, "_count", &labels, None, count, None);
                     }
                 }
             }
@@ -231,6 +252,7 @@ fn write_sample(
     labels: &[(String, String)],
     le: Option<&str>,
     value: impl std::fmt::Display,
+    exemplar: Option<&Exemplar>,
 ) {
     out.push_str(name);
     out.push_str(suffix);
@@ -250,7 +272,31 @@ fn write_sample(
         }
         out.push('}');
     }
-    let _ = writeln!(out, " {value}");
+    let _ = write!(out, " {value}");
+    if let Some(exemplar) = exemplar {
+        write_exemplar(out, exemplar);
+    }
+    out.push('\n');
+}
+
+/// ` # {trace_id="..",span_id=".."} value timestamp`: 63 characters of
+/// labels, within OpenMetrics' 128.
+#[cfg(feature = "exemplars")]
+fn write_exemplar(out: &mut String, exemplar: &Exemplar) {
+    let trace = &exemplar.trace;
+    let _ = write!(
+        out,
+        " # {{trace_id=\"{}\",span_id=\"{}\"}} {} {:.3}",
+        trace.trace_id_hex(),
+        trace.span_id_hex(),
+        Float(exemplar.value),
+        exemplar.at
+    );
+}
+
+#[cfg(not(feature = "exemplars"))]
+fn write_exemplar(_: &mut String, exemplar: &Exemplar) {
+    match *exemplar {}
 }
 
 /// Escape a label value (`\`, `"`, newline) or a HELP text (`\`, newline).

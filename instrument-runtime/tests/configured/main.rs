@@ -20,6 +20,8 @@ mod cardinality;
 mod compat_db_cache;
 mod endpoint_hardening;
 mod endpoint_listen;
+#[cfg(feature = "exemplars")]
+mod exemplars;
 mod exposition_name_collisions;
 mod exposition_safety;
 mod http_layer_allocations;
