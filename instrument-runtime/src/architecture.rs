@@ -35,6 +35,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("ClientAuth", "tls"),
     ("TlsVersion", "tls"),
     ("TraceContext", "trace"),
+    ("ExemplarLayer", "trace"),
 ];
 
 fn row(module: &str) -> usize {

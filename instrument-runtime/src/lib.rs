@@ -272,6 +272,8 @@
 //! - `exemplars`: the trace of the newest value on each counter and
 //!   histogram bucket of the OpenMetrics page, from a source of the
 //!   current trace the application names ([`Builder::exemplars`]).
+//! - `opentelemetry-0_33`: `exemplars`, with [`ExemplarLayer`], the source
+//!   of the current trace for tracing-opentelemetry 0.34's spans.
 //!
 //! # Cost
 //!
@@ -332,6 +334,8 @@ pub use crate::settings::Builder;
 pub use crate::store::StoreRecorder;
 #[cfg(feature = "tls")]
 pub use crate::tls::{ClientAuth, Tls, TlsVersion};
+#[cfg(feature = "opentelemetry-0_33")]
+pub use crate::trace::ExemplarLayer;
 #[cfg(feature = "exemplars")]
 pub use crate::trace::TraceContext;
 

@@ -78,3 +78,97 @@ impl TraceContext {
         format!("{:016x}", self.span_id)
     }
 }
+
+#[cfg(feature = "opentelemetry-0_33")]
+pub use self::opentelemetry::ExemplarLayer;
+
+#[cfg(feature = "opentelemetry-0_33")]
+mod opentelemetry {
+    use std::cell::Cell;
+
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing::{span, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+
+    use super::TraceContext;
+
+    thread_local! {
+        /// The trace of the innermost span this thread has entered that
+        /// OpenTelemetry traces and samples.
+        static CURRENT: Cell<Option<TraceContext>> = const { Cell::new(None) };
+    }
+
+    /// A `tracing` layer that keeps, for each thread, the OpenTelemetry
+    /// trace of the span it is in, so that
+    /// [`Builder::exemplars`](crate::Builder::exemplars) can read it with
+    /// one thread-local access: give it [`ExemplarLayer::current`]. Add it
+    /// after tracing-opentelemetry's layer (0.34, on opentelemetry 0.33,
+    /// with its context activation, the default), which makes a span's
+    /// OpenTelemetry context current when the span is entered. Spans of
+    /// traces that are not sampled give no exemplar: there would be no
+    /// trace to follow.
+    ///
+    /// ```
+    /// use instrument_runtime::{timed, Builder, ExemplarLayer};
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// #[timed]
+    /// fn render_invoice() {}
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// tracing_subscriber::registry()
+    ///     .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("billing")))
+    ///     .with(ExemplarLayer)
+    ///     .init();
+    /// let metrics = Builder::new().exemplars(ExemplarLayer::current).install()?;
+    ///
+    /// tracing::info_span!("request").in_scope(render_invoice);
+    /// let page = metrics.render_openmetrics().unwrap();
+    /// assert!(page.contains("function_calls_duration_seconds_bucket{"));
+    /// assert!(page.contains(r#" # {trace_id=""#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct ExemplarLayer;
+
+    impl ExemplarLayer {
+        /// The trace of the span this thread is in, as the layer last saw
+        /// it entered or left: the source for
+        /// [`Builder::exemplars`](crate::Builder::exemplars).
+        ///
+        /// ```
+        /// // Outside any span, and without the layer: no trace.
+        /// assert_eq!(instrument_runtime::ExemplarLayer::current(), None);
+        /// ```
+        pub fn current() -> Option<TraceContext> {
+            CURRENT.try_with(Cell::get).ok().flatten()
+        }
+    }
+
+    /// OpenTelemetry's current context, as tracing-opentelemetry set it.
+    fn refresh() {
+        let trace = opentelemetry::Context::map_current(|cx| {
+            let span = cx.span();
+            let context = span.span_context();
+            if !context.is_sampled() {
+                return None;
+            }
+            TraceContext::new(
+                u128::from_be_bytes(context.trace_id().to_bytes()),
+                u64::from_be_bytes(context.span_id().to_bytes()),
+            )
+        });
+        let _ = CURRENT.try_with(|current| current.set(trace));
+    }
+
+    impl<S: Subscriber> Layer<S> for ExemplarLayer {
+        fn on_enter(&self, _: &span::Id, _: Context<'_, S>) {
+            refresh();
+        }
+
+        fn on_exit(&self, _: &span::Id, _: Context<'_, S>) {
+            refresh();
+        }
+    }
+}

@@ -131,3 +131,56 @@ fn counters_and_buckets_keep_the_trace_of_their_newest_value() {
         crate::text_format::parse(&text).expect("a valid text page");
     });
 }
+
+/// `ExemplarLayer` with tracing-opentelemetry: the innermost sampled span's
+/// trace, its parent's again once it is left, none outside spans or in a
+/// trace that is not sampled; and the page's exemplars carry those ids.
+#[cfg(feature = "opentelemetry-0_33")]
+#[test]
+fn the_exemplar_layer_follows_the_opentelemetry_span_entered() {
+    use instrument_runtime::ExemplarLayer;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use tracing_subscriber::prelude::*;
+
+    common::isolated(|| {
+        let metrics = Builder::new()
+            .exemplars(ExemplarLayer::current)
+            .install()
+            .expect("installed");
+        let subscriber = |sampler: Sampler| {
+            let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
+            tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+                .with(ExemplarLayer)
+        };
+        let (outer, inner) =
+            tracing::subscriber::with_default(subscriber(Sampler::AlwaysOn), || {
+                assert_eq!(ExemplarLayer::current(), None);
+                let outer_span = tracing::info_span!("outer").entered();
+                let outer = ExemplarLayer::current().expect("the outer span's trace");
+                let inner = tracing::info_span!("inner").in_scope(|| {
+                    let inner = ExemplarLayer::current().expect("the inner span's trace");
+                    quote();
+                    inner
+                });
+                assert_eq!(inner.trace_id(), outer.trace_id(), "one trace");
+                assert_ne!(inner.span_id(), outer.span_id(), "two spans");
+                assert_eq!(ExemplarLayer::current(), Some(outer), "the parent again");
+                drop(outer_span);
+                assert_eq!(ExemplarLayer::current(), None);
+                (outer, inner)
+            });
+        let _ = outer;
+        tracing::subscriber::with_default(subscriber(Sampler::AlwaysOff), || {
+            let _span = tracing::info_span!("unsampled").entered();
+            assert_eq!(ExemplarLayer::current(), None);
+        });
+
+        let page = metrics.render_openmetrics().expect("the store");
+        let parsed = openmetrics::parse(&page).unwrap_or_else(|why| panic!("{why}\n{page}"));
+        let calls = with_exemplars(&parsed, "function_calls_total", &[("function", "quote")]);
+        assert_eq!(calls.len(), 1, "{page}");
+        assert_eq!(ids(calls[0]), (inner.trace_id_hex(), inner.span_id_hex()));
+    });
+}
