@@ -448,6 +448,35 @@ fn dashboard_marks_deploys_from_build_info() {
 }
 
 #[test]
+fn latency_panels_show_exemplars() {
+    let path = monitoring().join("grafana/dashboards/django-service.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&read(&path)).expect("JSON");
+    let mut with_exemplars = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let over_buckets = target["expr"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("_bucket");
+            let timeseries = panel["type"] == "timeseries";
+            // Every time series over buckets has the toggle on, nothing else.
+            assert_eq!(
+                target["exemplar"].as_bool().unwrap_or(false),
+                over_buckets && timeseries,
+                "{}",
+                panel["title"]
+            );
+            if over_buckets && timeseries {
+                with_exemplars.push(panel["title"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    assert_eq!(with_exemplars, ["p95 latency by view", "DB latency (p95)"]);
+    let compose = read(&monitoring().join("docker-compose.prod.yml"));
+    assert!(compose.contains("'--enable-feature=exemplar-storage'"));
+}
+
+#[test]
 fn dashboard_has_a_query_for_every_family() {
     let queries = dashboard_queries();
     for family in [
