@@ -304,7 +304,13 @@ async fn shared_render(metrics: Metrics, format: Format) -> Option<Bytes> {
                 *next = None;
             }
         }
-        tokio::task::spawn_blocking(move || Bytes::from(metrics.render_as(format)))
+        let page = move || match format {
+            Format::OpenMetrics => metrics
+                .render_openmetrics()
+                .unwrap_or_else(|| metrics.render()),
+            Format::Text => metrics.render(),
+        };
+        tokio::task::spawn_blocking(move || Bytes::from(page()))
             .await
             .ok()
     };

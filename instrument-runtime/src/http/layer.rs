@@ -223,7 +223,6 @@ impl<S> Layer<S> for HttpMetricsLayer {
         HttpMetrics {
             inner,
             route: Arc::new(RouteState {
-                excludes_any: self.settings.excludes_any(),
                 settings: Arc::clone(&self.settings),
                 last: OnceLock::new(),
             }),
@@ -264,7 +263,6 @@ pub struct HttpMetrics<S> {
 #[derive(Debug)]
 struct RouteState {
     settings: Arc<Settings>,
-    excludes_any: bool,
     /// The view this service resolved first: with `Router::layer` each
     /// route has a service of its own, which then skips the table lookup.
     /// Its `MatchedPath` is kept, so the one axum puts on each request to
@@ -278,7 +276,8 @@ impl<S> HttpMetrics<S> {
     fn start<B>(&self, request: &Request<B>) -> Option<Guard> {
         let state = state()?;
         let route = &*self.route;
-        if route.excludes_any && route.settings.excludes(request.uri().path()) {
+        let settings = &route.settings;
+        if settings.excludes_any() && settings.excludes(request.uri().path()) {
             return None;
         }
         let view = match request.extensions().get::<MatchedPath>() {
@@ -627,7 +626,7 @@ impl State {
 /// Leaked: views live as long as the process, and there are as many as
 /// the application has routes.
 struct View {
-    template: Box<str>,
+    /// The route template.
     label: SharedString,
     /// The `view` of the compatibility families.
     compat_label: SharedString,
@@ -638,7 +637,7 @@ struct View {
 
 impl std::fmt::Debug for View {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("View").field(&self.template).finish()
+        f.debug_tuple("View").field(&&*self.label).finish()
     }
 }
 
@@ -653,7 +652,6 @@ impl View {
             label.clone()
         };
         Box::leak(Box::new(View {
-            template: template.into(),
             label,
             compat_label,
             matched,

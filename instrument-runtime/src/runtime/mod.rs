@@ -215,15 +215,6 @@ impl Metrics {
             Source::Prometheus(_) => false,
         }
     }
-
-    /// The page in `format`, the text format where there is no other.
-    #[cfg(feature = "axum")]
-    pub(crate) fn render_as(&self, format: Format) -> String {
-        match (format, &self.source) {
-            (Format::OpenMetrics, Source::Store(store)) => store.render(Format::OpenMetrics),
-            _ => self.render(),
-        }
-    }
 }
 
 impl std::fmt::Debug for Metrics {

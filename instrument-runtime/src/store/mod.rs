@@ -38,10 +38,21 @@ struct AtomicCounter(
     #[cfg(feature = "exemplars")] exemplar::Exemplars,
 );
 
+#[cfg(feature = "exemplars")]
+use self::exemplar::Exemplar;
+
+/// Without the `exemplars` feature there are none.
+#[cfg(not(feature = "exemplars"))]
+#[derive(Clone, Copy, Debug)]
+enum Exemplar {}
+
 impl AtomicCounter {
-    #[cfg(feature = "exemplars")]
-    fn exemplar(&self) -> Option<exemplar::Exemplar> {
-        self.1.get(0)
+    /// The newest exemplar.
+    fn exemplar(&self) -> Option<Exemplar> {
+        #[cfg(feature = "exemplars")]
+        return self.1.get(0);
+        #[cfg(not(feature = "exemplars"))]
+        None
     }
 }
 
@@ -105,9 +116,14 @@ impl AtomicHistogram {
     }
 
     /// The newest exemplar of bucket `index`.
-    #[cfg(feature = "exemplars")]
-    fn exemplar(&self, index: usize) -> Option<exemplar::Exemplar> {
-        self.exemplars.get(index)
+    fn exemplar(&self, index: usize) -> Option<Exemplar> {
+        #[cfg(feature = "exemplars")]
+        return self.exemplars.get(index);
+        #[cfg(not(feature = "exemplars"))]
+        {
+            let _ = index;
+            None
+        }
     }
 
     /// Cumulative bucket counts (the last is the total count) and the sum.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use metrics::Key;
 
-use super::{sanitized, AtomicHistogram, Labels, Store};
+use super::{sanitized, AtomicHistogram, Exemplar, Labels, Store};
 use crate::catalogue::Kind;
 
 /// One series of a family: its labels and its sample.
@@ -33,14 +33,6 @@ pub(crate) enum Format {
     /// `application/openmetrics-text; version=1.0.0`.
     OpenMetrics,
 }
-
-#[cfg(feature = "exemplars")]
-use super::exemplar::Exemplar;
-
-/// Without the `exemplars` feature there are none.
-#[cfg(not(feature = "exemplars"))]
-#[derive(Clone, Copy, Debug)]
-enum Exemplar {}
 
 /// One sample of a family, ready to render.
 enum Sample {
@@ -61,11 +53,8 @@ impl Store {
             let counters = self.counters.read().unwrap_or_else(|e| e.into_inner());
             taken.extend(counters.iter().map(|(key, counter)| {
                 let value = counter.0.get();
-                #[cfg(feature = "exemplars")]
-                let exemplar = counter.exemplar();
-                #[cfg(not(feature = "exemplars"))]
-                let exemplar = None;
-                (key.clone(), Kind::Counter, Sample::Counter(value, exemplar))
+                let sample = Sample::Counter(value, counter.exemplar());
+                (key.clone(), Kind::Counter, sample)
             }));
         }
         {
@@ -157,13 +146,7 @@ impl Store {
                         });
                         let les = bounds.chain(["+Inf".to_owned()]);
                         for (index, (le, count)) in les.zip(&cumulative).enumerate() {
-                            #[cfg(feature = "exemplars")]
                             let exemplar = histogram.exemplar(index).filter(|_| open_metrics);
-                            #[cfg(not(feature = "exemplars"))]
-                            let exemplar: Option<Exemplar> = {
-                                let _ = index;
-                                None
-                            };
                             let (le, exemplar) = (Some(le.as_str()), exemplar.as_ref());
                             write_sample(&mut out, name, "_bucket", &labels, le, count, exemplar);
                         }

@@ -18,6 +18,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+// The name rules are the text format's.
+use crate::text_format::{check_label_name, check_metric_name};
+
 /// Label names and (unescaped) values, ordered by name.
 pub(crate) type Labels = BTreeMap<String, String>;
 
@@ -164,30 +167,6 @@ pub(crate) fn parse(text: &str) -> Result<Exposition, String> {
         }
     }
     Ok(Exposition { families })
-}
-
-fn check_metric_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':');
-    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
-        Ok(())
-    } else {
-        Err(format!("invalid metric name {name:?}"))
-    }
-}
-
-fn check_label_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Ok(())
-    } else {
-        Err(format!("invalid label name {name:?}"))
-    }
 }
 
 /// An escaped string: `\\`, `\"` and `\n`; a bare `"` or newline is not

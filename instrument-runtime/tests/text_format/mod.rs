@@ -156,7 +156,7 @@ pub(crate) fn parse(text: &str) -> Result<Exposition, String> {
     Ok(Exposition { families })
 }
 
-fn check_metric_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_metric_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()
@@ -168,7 +168,7 @@ fn check_metric_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_label_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_label_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()
