@@ -104,6 +104,10 @@ impl Store {
             let (kind, mut samples) = families.remove(name).expect("listed above");
             samples.sort_by(|a, b| a.0.cmp(&b.0));
             let help = descriptions.get(name).map(|(_, help)| help);
+            // OpenMetrics allows exemplars on counters and buckets only: a
+            // counter exposed as `unknown` has none (Prometheus would
+            // refuse the whole scrape).
+            let mut counter_exemplars = false;
             match format {
                 Format::Text => {
                     if let Some(help) = help {
@@ -123,6 +127,7 @@ impl Store {
                         (Kind::Counter, _) => (name, "unknown"),
                         (kind, _) => (name, kind.name()),
                     };
+                    counter_exemplars = kind == "counter";
                     let _ = writeln!(out, "# TYPE {family} {kind}");
                     if let Some(help) = help.filter(|help| !help.is_empty()) {
                         let _ = writeln!(out, "# HELP {family} {}", escape(help, true));
@@ -132,7 +137,7 @@ impl Store {
             for (labels, sample) in samples {
                 match sample {
                     Sample::Counter(value, exemplar) => {
-                        let exemplar = exemplar.as_ref().filter(|_| open_metrics);
+                        let exemplar = exemplar.as_ref().filter(|_| counter_exemplars);
                         write_sample(&mut out, name, "", &labels, None, value, exemplar)
                     }
                     Sample::Gauge(value) => {

@@ -80,7 +80,10 @@ fn counters_and_buckets_keep_the_trace_of_their_newest_value() {
         in_trace(Some(trace(1)), quote);
         in_trace(Some(trace(2)), quote);
         in_trace(Some(trace(3)), || {
-            metrics::histogram!("payload_bytes").record(1_500.0)
+            metrics::histogram!("payload_bytes").record(1_500.0);
+            // A counter not named `_total` is `unknown` in OpenMetrics,
+            // where an exemplar is not allowed.
+            metrics::counter!("responses_total_by_status").increment(1);
         });
         // Recorded outside a trace after them: the exemplars stay.
         quote();
@@ -124,6 +127,12 @@ fn counters_and_buckets_keep_the_trace_of_their_newest_value() {
         assert_eq!(payload[0].exemplar.as_ref().unwrap().value, 1_500.0);
         // Above the largest default bound (75): the +Inf bucket.
         assert_eq!(payload[0].label_map()["le"], "+Inf");
+        assert!(
+            page.contains(
+                "# TYPE responses_total_by_status unknown\nresponses_total_by_status 1\n"
+            ),
+            "{page}"
+        );
 
         // The text format has no exemplars.
         let text = metrics.render();
