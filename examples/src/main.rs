@@ -14,11 +14,13 @@
 //! only on `BIND`; set, e.g. `127.0.0.1:9100`: on a listener of its own
 //! too), `METRICS_WEB_CONFIG` (an exporter-toolkit `web-config.yml`: TLS
 //! and client certificates for that listener, bcrypt basic-auth users for
-//! `/metrics/`).
+//! `/metrics/`). Requests continue the caller's trace (`traceparent`), and
+//! the OpenMetrics page carries their trace ids as exemplars.
 
 mod cache;
 mod db;
 mod routes;
+mod traces;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,13 +58,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let django_compat: bool = setting("DJANGO_COMPAT", false)?;
     let backend: String = setting("METRICS_BACKEND", "store".to_owned())?;
 
+    let tracer_provider = traces::install()?;
+
     // Namespace `django`, so the documented alert rules and dashboards run unchanged.
     let mut metrics = instrument_runtime::Builder::new()
         .namespace("django")
         .db_vendor("sqlite")
         .django_compat(django_compat)
         // django_build_info{version, commit, branch, service_name}: which build served.
-        .build_info(instrument_runtime::build_info!());
+        .build_info(instrument_runtime::build_info!())
+        // The request's trace on the OpenMetrics page, as exemplars.
+        .exemplars(instrument_runtime::ExemplarLayer::current);
     if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
         metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
     }
@@ -118,5 +124,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("example-service shutting down");
         })
         .await?;
+    tracer_provider
+        .shutdown()
+        .map_err(|e| format!("shutting down the tracer provider: {e}"))?;
     Ok(())
 }

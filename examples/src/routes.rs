@@ -40,6 +40,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/slow", get(slow))
         .merge(instrument_runtime::metrics_router())
         .layer(instrument_runtime::HttpMetricsLayer::new())
+        // Outside the metrics layer: its records see the request's span.
+        .layer(axum::middleware::from_fn(crate::traces::continue_trace))
         .with_state(state)
 }
 

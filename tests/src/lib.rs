@@ -174,6 +174,12 @@ impl Service {
         http(self.addr, method, path, json)
     }
 
+    /// A `GET` with extra request headers; the status code and the body.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        try_http_with(self.addr, "GET", path, headers, "")
+            .unwrap_or_else(|e| panic!("GET http://{}{path}: {e}", self.addr))
+    }
+
     /// The `/metrics/` page.
     pub fn scrape(&self) -> String {
         let (status, body) = self.request("GET", "/metrics/", None);
@@ -234,14 +240,30 @@ pub fn try_http(
     content_type: Option<&str>,
     body: &str,
 ) -> std::io::Result<(u16, String)> {
+    let headers: &[(&str, &str)] = match content_type {
+        Some(value) => &[("Content-Type", value)],
+        None => &[],
+    };
+    try_http_with(addr, method, path, headers, body)
+}
+
+/// [`try_http`] with any request headers.
+pub fn try_http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let content_type = content_type
-        .map(|value| format!("Content-Type: {value}\r\n"))
-        .unwrap_or_default();
+    let headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut response = Vec::new();

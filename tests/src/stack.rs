@@ -324,6 +324,13 @@ impl Prometheus {
     /// Start Prometheus with `config` as its `prometheus.yml` and `files`
     /// (name, text) written next to it: the rule files it names.
     pub fn start(config: &str, files: &[(&str, &str)]) -> Prometheus {
+        Prometheus::start_with(config, files, &[])
+    }
+
+    /// [`start`](Self::start) with more command-line flags
+    /// (`--enable-feature=exemplar-storage`).
+    pub fn start_with(config: &str, files: &[(&str, &str)], flags: &[&str]) -> Prometheus {
+        let flags: Vec<String> = flags.iter().map(|flag| flag.to_string()).collect();
         let dir = TempDir::new("prometheus");
         std::fs::write(dir.path().join("prometheus.yml"), config).expect("writing prometheus.yml");
         for (name, text) in files {
@@ -334,11 +341,13 @@ impl Prometheus {
             &tool("prometheus", "prometheus"),
             dir,
             |addr, dir| {
-                vec![
+                let mut args = vec![
                     format!("--config.file={}", dir.join("prometheus.yml").display()),
                     format!("--storage.tsdb.path={}", dir.join("data").display()),
                     format!("--web.listen-address={addr}"),
-                ]
+                ];
+                args.extend(flags.iter().cloned());
+                args
             },
         );
         Prometheus { server }

@@ -2,11 +2,14 @@
 //! the query API gives exactly the counts that were sent, and
 //! `histogram_quantile` over the latency buckets lands in the bucket the
 //! slow route's delay puts it in. Several instances sum up in one
-//! Prometheus. The scrapes are OpenMetrics, which Prometheus asks for.
+//! Prometheus. The scrapes are OpenMetrics, which Prometheus asks for, and
+//! carry the requests' traces as exemplars.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use e2e::{prometheus_config, Prometheus, ScrapeJob, Service};
+use e2e::{prometheus_config, url_encode, Prometheus, ScrapeJob, Service};
+use serde_json::Value;
 
 fn scraping(services: &[&Service]) -> Prometheus {
     let targets: Vec<_> = services.iter().map(|s| s.addr).collect();
@@ -226,4 +229,123 @@ fn three_instances_sum_to_the_traffic_sent_to_all() {
         .map(|sample| (sample.label("instance").to_owned(), sample.value))
         .collect();
     assert_eq!(by_instance, sent, "`{promql}`");
+}
+
+/// One stored exemplar: the `le` of its series (empty for a counter), its
+/// trace and span ids and its value.
+#[derive(Debug)]
+struct Exemplar {
+    le: String,
+    trace_id: String,
+    span_id: String,
+    value: f64,
+}
+
+/// The exemplars Prometheus stored for `selector` over the last five
+/// minutes.
+fn exemplars(prometheus: &Prometheus, selector: &str) -> Result<Vec<Exemplar>, String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let path = format!(
+        "query_exemplars?query={}&start={:.3}&end={:.3}",
+        url_encode(selector),
+        now - 300.0,
+        now + 60.0
+    );
+    let data = prometheus.api(&path)?;
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+    let mut found = Vec::new();
+    for series in data
+        .as_array()
+        .ok_or_else(|| format!("`{selector}`: {data}"))?
+    {
+        for exemplar in series["exemplars"].as_array().into_iter().flatten() {
+            found.push(Exemplar {
+                le: text(&series["seriesLabels"]["le"]),
+                trace_id: text(&exemplar["labels"]["trace_id"]),
+                span_id: text(&exemplar["labels"]["span_id"]),
+                value: text(&exemplar["value"])
+                    .parse()
+                    .map_err(|e| format!("{exemplar}: {e}"))?,
+            });
+        }
+    }
+    Ok(found)
+}
+
+#[test]
+fn exemplars_lead_from_the_buckets_to_the_requests_traces() {
+    // 300 ms: every /slow request in the (0.25, 0.5] bucket.
+    let service = Service::start(&[("SLOW_MS", "300")]);
+    let prometheus = Prometheus::start_with(
+        &prometheus_config(&[ScrapeJob::django(&[service.addr])], &[], None),
+        &[],
+        &["--enable-feature=exemplar-storage"],
+    );
+    prometheus.wait_for_targets("django", 1);
+
+    // Eight requests, each continuing a trace of the test's (W3C
+    // traceparent, sampled): about two to a scrape, so Prometheus stores
+    // several exemplars on a bucket, each the newest when scraped.
+    let caller_span = "00f067aa0ba902b7";
+    let mut traces = Vec::new();
+    for i in 0..8u32 {
+        let trace_id = format!("4bf92f3577b34da6a3ce929d0e0e{i:04x}");
+        let traceparent = format!("00-{trace_id}-{caller_span}-01");
+        let (status, body) = service.get_with("/slow", &[("traceparent", &traceparent)]);
+        assert_eq!(status, 200, "GET /slow: {body}");
+        traces.push(trace_id);
+    }
+    let sent: BTreeSet<&str> = traces.iter().map(String::as_str).collect();
+    let last = traces.last().unwrap().as_str();
+
+    // The layer's and #[timed]'s buckets, and the layer's and #[counted]'s
+    // counters: each gets exemplars, the last request's among them, all
+    // of the test's traces, in the bucket the latency falls in.
+    let families = [
+        (
+            r#"django_http_requests_latency_seconds_bucket{view="/slow"}"#,
+            "0.5",
+        ),
+        (
+            r#"django_function_calls_duration_seconds_bucket{function="slow"}"#,
+            "0.5",
+        ),
+        (r#"django_http_requests_total{view="/slow"}"#, ""),
+        (r#"django_function_calls_total{function="slow"}"#, ""),
+    ];
+    for (selector, le) in families {
+        let found = prometheus.wait_for(
+            &format!("the exemplar of trace {last} on `{selector}`"),
+            |p| {
+                let found = exemplars(p, selector)?;
+                match found.iter().any(|e| e.trace_id == last) {
+                    true => Ok(found),
+                    false => Err(format!("`{selector}` has exemplars {found:?}")),
+                }
+            },
+        );
+        assert!(found.len() >= 2, "`{selector}`: only {found:?}");
+        for exemplar in &found {
+            assert!(
+                sent.contains(exemplar.trace_id.as_str()),
+                "`{selector}`: {exemplar:?} is not a trace of the test's {sent:?}"
+            );
+            // The request's own span, a child of the caller's.
+            assert_eq!(exemplar.span_id.len(), 16, "{exemplar:?}");
+            assert_ne!(exemplar.span_id, caller_span, "{exemplar:?}");
+            assert_eq!(exemplar.le, le, "`{selector}`: {exemplar:?}");
+            if le.is_empty() {
+                // A counter's exemplar: the increment, one call.
+                assert_eq!(exemplar.value, 1.0, "`{selector}`: {exemplar:?}");
+            } else {
+                assert!(
+                    exemplar.value > 0.25 && exemplar.value <= 0.5,
+                    "`{selector}`: {exemplar:?} is not in its bucket (0.25, 0.5]"
+                );
+            }
+        }
+    }
 }

@@ -474,6 +474,13 @@ fn latency_panels_show_exemplars() {
     assert_eq!(with_exemplars, ["p95 latency by view", "DB latency (p95)"]);
     let compose = read(&monitoring().join("docker-compose.prod.yml"));
     assert!(compose.contains("'--enable-feature=exemplar-storage'"));
+    // The exemplars' `trace_id` label links to the trace, at TRACE_URL
+    // (which compose sets), the id appended (`$$`: not an environment
+    // variable for Grafana's provisioning).
+    let datasource = read(&monitoring().join("grafana/provisioning/datasources/prometheus.yml"));
+    let destination = "      exemplarTraceIdDestinations:\n        - name: trace_id\n          url: '${TRACE_URL}$${__value.raw}'\n";
+    assert!(datasource.contains(destination), "{datasource}");
+    assert!(compose.contains("      - TRACE_URL=${TRACE_URL:-http://localhost:16686/trace/}\n"));
 }
 
 #[test]
