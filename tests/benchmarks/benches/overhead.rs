@@ -37,6 +37,10 @@ use instrument_runtime::{cache_lookup, counted, model_op, timed, HttpMetricsLaye
 use metrics::{Counter, Histogram};
 use tower_service::Service;
 
+mod ratios;
+
+use crate::ratios::{estimate, ratio_line, ratios_header, Target};
+
 type DbResult = Result<u64, std::io::Error>;
 
 // ------------------------------------------------------------------- sync
@@ -534,55 +538,6 @@ fn two_threads(c: &mut Criterion, floors: &Floors) {
 
 // ----------------------------------------------------------------- report
 
-/// A median and its 95% confidence interval, in nanoseconds.
-#[derive(Clone, Copy)]
-struct Estimate {
-    median: f64,
-    low: f64,
-    high: f64,
-}
-
-/// The median of one benchmark, from criterion's `estimates.json`.
-fn estimate(dir: &Path, group: &str, id: &str) -> Option<Estimate> {
-    let path = dir.join(group).join(id).join("new/estimates.json");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let median = &json["median"];
-    Some(Estimate {
-        median: median["point_estimate"].as_f64()?,
-        low: median["confidence_interval"]["lower_bound"].as_f64()?,
-        high: median["confidence_interval"]["upper_bound"].as_f64()?,
-    })
-}
-
-/// A target on a ratio.
-#[derive(Clone, Copy)]
-enum Target {
-    AtMost(f64),
-    AtLeast(f64),
-    None,
-}
-
-impl Target {
-    fn show(self) -> String {
-        match self {
-            Target::AtMost(x) => format!("<= {x}"),
-            Target::AtLeast(x) => format!(">= {x}"),
-            Target::None => "-".into(),
-        }
-    }
-
-    fn verdict(self, ratio: f64) -> String {
-        match self {
-            Target::AtMost(x) if ratio <= x => "met".into(),
-            Target::AtMost(x) => format!("MISSED by {:.0}%", (ratio / x - 1.0) * 100.0),
-            Target::AtLeast(x) if ratio >= x => "met".into(),
-            Target::AtLeast(x) => format!("MISSED by {:.0}%", (1.0 - ratio / x) * 100.0),
-            Target::None => String::new(),
-        }
-    }
-}
-
 fn report(dir: &Path) {
     let groups: [(&str, &[&str]); 4] = [
         (
@@ -676,24 +631,10 @@ fn report(dir: &Path) {
         }
     }
 
-    println!("\n## Ratios (targets in brackets)\n");
-    println!(
-        "  {:<50} {:>9}  {:<17} {:<10} range from the intervals",
-        "ratio", "measured", "[target]", "verdict"
-    );
-    let line = |what: String, a_est: Estimate, b_est: Estimate, target: Target| {
-        let value = a_est.median / b_est.median;
-        println!(
-            "  {what:<50} {value:>8.2}x  {:<17} {:<10} {:.2}..{:.2}",
-            format!("[{}]", target.show()),
-            target.verdict(value),
-            a_est.low / b_est.high,
-            a_est.high / b_est.low,
-        );
-    };
+    ratios_header();
     let ratio = |group: &str, a: &str, b: &str, target: Target| {
         let what = format!("{group}: {a} / {b}");
-        line(what, est(group, a), est(group, b), target);
+        ratio_line(&what, est(group, a), est(group, b), target);
     };
     for group in ["sync", "async"] {
         ratio(group, "counted", "counted_floor", Target::AtMost(1.2));
@@ -744,7 +685,7 @@ fn report(dir: &Path) {
     // adds per call.
     let across = |a: &str, b: &str, target: Target| {
         let what = format!("two_threads: {a} / sync: {b}");
-        line(what, est("two_threads", a), est("sync", b), target);
+        ratio_line(&what, est("two_threads", a), est("sync", b), target);
     };
     across("counted", "counted", Target::AtMost(1.3));
     across("timed", "timed", Target::None);
