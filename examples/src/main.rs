@@ -16,6 +16,11 @@
 //! and client certificates for that listener, bcrypt basic-auth users for
 //! `/metrics/`). Requests continue the caller's trace (`traceparent`), and
 //! the OpenMetrics page carries their trace ids as exemplars.
+//!
+//! `example-service --print-objective-rules` prints the Prometheus rules
+//! and burn-rate alerts of the service's objectives and exits (with
+//! `--time-scale N`, every window divided by N, for a test);
+//! `monitoring/objective_rules.yml` is that output.
 
 mod cache;
 mod db;
@@ -50,7 +55,27 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--print-objective-rules [--time-scale N]`: the rules' time scale, or
+/// `None` to serve.
+fn print_rules_flag() -> Result<Option<u32>, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => Ok(None),
+        ["--print-objective-rules"] => Ok(Some(1)),
+        ["--print-objective-rules", "--time-scale", scale] => scale
+            .parse()
+            .ok()
+            .filter(|&scale| scale > 0)
+            .map(Some)
+            .ok_or_else(|| format!("--time-scale {scale:?}: expected a whole number above 0")),
+        _ => Err(format!(
+            "unexpected arguments {args:?}: expected none, or --print-objective-rules [--time-scale N]"
+        )),
+    }
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let print_rules = print_rules_flag()?;
     let bind: SocketAddr = setting("BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?;
     let database: PathBuf = setting("DATABASE_PATH", PathBuf::from("example.db"))?;
     let slow = Duration::from_millis(setting("SLOW_MS", 600)?);
@@ -68,7 +93,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         // django_build_info{version, commit, branch, service_name}: which build served.
         .build_info(instrument_runtime::build_info!())
         // The request's trace on the OpenMetrics page, as exemplars.
-        .exemplars(instrument_runtime::ExemplarLayer::current);
+        .exemplars(instrument_runtime::ExemplarLayer::current)
+        // The routes of the users objective (`list_users` carries it too).
+        .http_objective("/users", routes::USERS)
+        .http_objective("GET /users/{id}", routes::USERS);
     if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
         metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
     }
@@ -81,17 +109,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = std::env::var_os("METRICS_WEB_CONFIG") {
         metrics = metrics.web_config_file(path);
     }
-    match backend.as_str() {
-        "store" => drop(metrics.install()?),
+    let metrics = match backend.as_str() {
+        "store" => metrics.install()?,
         "metrics-exporter-prometheus" => {
             let exporter = metrics_exporter_prometheus::PrometheusBuilder::new();
-            drop(metrics.install_prometheus(exporter)?);
+            metrics.install_prometheus(exporter)?
         }
         other => {
             let message =
                 format!("METRICS_BACKEND={other:?}: expected store or metrics-exporter-prometheus");
             return Err(message.into());
         }
+    };
+    if let Some(scale) = print_rules {
+        print!("{}", metrics.objective_rules().time_scale(scale));
+        return Ok(());
     }
 
     let repo = match db::Repository::open(&database) {

@@ -144,6 +144,9 @@ pub(crate) struct FnArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) help: Option<LitStr>,
     pub(crate) labels: Option<(Ident, Vec<LabelArg>)>,
+    /// `objective = API` or `objective = [API, CHECKOUT]`: constants of
+    /// type `Objective`.
+    pub(crate) objective: Option<Expr>,
 }
 
 /// The operation named by `#[model_op(op = ..)]`.

@@ -45,11 +45,12 @@ pub(crate) fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
             ..
         } = &function.names;
         let (custom, labels) = custom(krate, &args, "Calls counted by #[counted].");
+        let objectives = objectives(krate, args.objective.as_ref());
         let name = fn_name(function);
         Plan {
             site: (
                 quote!(#krate::__private::Counted),
-                quote!(#krate::__private::Counted::new(#name, ::core::module_path!(), #custom)),
+                quote!(#krate::__private::Counted::new(#name, ::core::module_path!(), #custom, #objectives)),
             ),
             labels: Some(labels),
             guard: Some(quote!(#krate::__private::CountGuard::new(
@@ -80,11 +81,12 @@ pub(crate) fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
             ..
         } = &function.names;
         let (custom, labels) = custom(krate, &args, "Durations in seconds, recorded by #[timed].");
+        let objectives = objectives(krate, args.objective.as_ref());
         let name = fn_name(function);
         Plan {
             site: (
                 quote!(#krate::__private::Timed),
-                quote!(#krate::__private::Timed::new(#name, ::core::module_path!(), #custom)),
+                quote!(#krate::__private::Timed::new(#name, ::core::module_path!(), #custom, #objectives)),
             ),
             labels: Some(labels),
             guard: Some(quote!(#krate::__private::TimeGuard::new(
@@ -354,6 +356,24 @@ fn custom(krate: &TokenStream, args: &FnArgs, default_help: &str) -> (TokenStrea
         })
     };
     (custom, dynamic)
+}
+
+/// The site's objectives, a `&'static [Objective]`: `objective = API` is
+/// one, `objective = [A, B]` several. The constants are read in the
+/// site's `static` initializer, so their checks run at compile time, and
+/// the type names `Objective`, so anything else is a type error there.
+fn objectives(krate: &TokenStream, objective: Option<&Expr>) -> TokenStream {
+    let ty = quote!(#krate::__private::Objective);
+    match objective.map(crate::attr::ungroup) {
+        None => quote!(&[]),
+        Some(Expr::Array(array)) => {
+            let elems = array.elems.iter();
+            quote_spanned!(array.span()=> { const OBJECTIVES: &[#ty] = &[#(#elems),*]; OBJECTIVES })
+        }
+        Some(expr) => {
+            quote_spanned!(expr.span()=> { const OBJECTIVES: &[#ty] = &[#expr]; OBJECTIVES })
+        }
+    }
 }
 
 /// `Ok(())` for a success, `Err(type name)` for an `Err`, from the body's

@@ -1135,8 +1135,8 @@ fn every_argument_error_is_reported_once() {
         rejected(output, &item),
         [
             "duplicate argument `name`",
-            "unknown argument `bogus`; #[timed] takes name = \"..\", help = \"..\", labels(name = value, ..)",
-            "unknown argument `type`; #[timed] takes name = \"..\", help = \"..\", labels(name = value, ..)",
+            "unknown argument `bogus`; #[timed] takes name = \"..\", help = \"..\", labels(name = value, ..), objective = OBJECTIVE",
+            "unknown argument `type`; #[timed] takes name = \"..\", help = \"..\", labels(name = value, ..), objective = OBJECTIVE",
             "`name` takes a string literal: name = \"..\"",
             "`__x` is not a valid label name: use [a-zA-Z_][a-zA-Z0-9_]*, not starting with __",
             "`le` is reserved for histogram buckets; choose another label name",

@@ -109,6 +109,7 @@ pub(crate) fn fn_args(
         ("name", "name = \"..\""),
         ("help", "help = \"..\""),
         ("labels", "labels(name = value, ..)"),
+        ("objective", "objective = OBJECTIVE"),
     ];
     let mut by_key = by_key(macro_name, args, &allowed, errors);
     let mut out = FnArgs::default();
@@ -150,6 +151,23 @@ pub(crate) fn fn_args(
                 key.span(),
                 format!("`labels` needs `name = \"..\"`: the built-in family of #[{macro_name}] has fixed labels"),
             ));
+        }
+    }
+    if let Some(arg) = by_key.remove("objective") {
+        match arg.value {
+            Value::Expr(expr) => {
+                if out.name.is_some() {
+                    errors.push(Error::new(
+                        arg.key.span(),
+                        format!("`objective` measures the built-in family of #[{macro_name}]: not with `name = \"..\"`"),
+                    ));
+                }
+                out.objective = Some(expr);
+            }
+            Value::List(_) => errors.push(Error::new(
+                arg.key.span(),
+                "`objective` takes a constant or an array of them: objective = API or objective = [API, CHECKOUT]",
+            )),
         }
     }
     out

@@ -8,7 +8,7 @@ use std::path::Path;
 /// them all.
 const ROWS: &[&[&str]] = &[
     &["exporter"],
-    &["install"],
+    &["install", "rules"],
     &["sites"],
     &["http", "db", "push"],
     &["runtime"],
@@ -17,6 +17,7 @@ const ROWS: &[&[&str]] = &[
     &["settings"],
     &["tls"],
     &["diagnostics"],
+    &["objective"],
     &["catalogue", "names"],
     &["secret", "error", "pem", "build_info", "trace"],
 ];
@@ -35,6 +36,8 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("ClientAuth", "tls"),
     ("TlsVersion", "tls"),
     ("TraceContext", "trace"),
+    ("Objective", "objective"),
+    ("ObjectiveRules", "rules"),
     ("ExemplarLayer", "trace"),
 ];
 

@@ -49,6 +49,20 @@ pub enum Error {
         /// One line per colliding pair.
         collisions: Vec<String>,
     },
+    /// An [`Objective`](crate::Objective) attached to a function or route
+    /// cannot be measured there: a latency threshold that is not a bucket
+    /// boundary of the family (the message names the boundaries around
+    /// it), a target the attribute does not record (a success target
+    /// needs `#[counted]`, a latency target `#[timed]`), or a route that is
+    /// not `"METHOD /path"` or `"/path"`.
+    Objective {
+        /// The objective's name.
+        objective: &'static str,
+        /// Where it is attached: `#[timed] on shop::checkout`, `route GET /users`.
+        target: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The standalone listener could not be bound.
     Listen {
         /// The address that was asked for.
@@ -79,6 +93,11 @@ impl fmt::Display for Error {
                     collisions.join("; ")
                 )
             }
+            Error::Objective {
+                objective,
+                target,
+                reason,
+            } => write!(f, "objective `{objective}` ({target}): {reason}"),
             Error::Listen { addr, source } => {
                 write!(f, "cannot listen for /metrics/ on {addr}: {source}")
             }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::access::Access;
 use crate::catalogue::{self, Kind};
+use crate::objective::{Attached, Objective, Subject};
 use crate::runtime::{self, Cardinality, Registry, Runtime};
+use crate::sites::Indicator;
 use crate::store::{Store, StoreRecorder};
 use crate::{Builder, Error, Metrics};
 
@@ -242,6 +244,7 @@ pub(crate) fn install_runtime(
         return Err(Error::AlreadyInstalled);
     }
     check_families(&settings)?;
+    let objectives = attach_objectives(&settings)?;
     // Bind before installing, so a bad address leaves nothing installed.
     #[cfg(feature = "axum")]
     let listener = match settings.listen {
@@ -294,6 +297,7 @@ pub(crate) fn install_runtime(
         db_alias: settings.db_alias.into(),
         db_vendor: settings.db_vendor.into(),
         service_name: service_name.clone().map(metrics::SharedString::from),
+        objectives,
         django_compat: settings.django_compat,
         cardinality,
         access,
@@ -327,6 +331,118 @@ pub(crate) fn install_runtime(
         }
     }
     Ok(())
+}
+
+/// The buckets of the built-in histogram `family`, as the settings give it.
+fn bounds<'a>(settings: &'a Builder, family: &catalogue::Family) -> &'a [f64] {
+    settings
+        .family_buckets
+        .iter()
+        .rev()
+        .find(|(name, _)| name == family.name)
+        .map_or(&settings.buckets, |(_, buckets)| buckets)
+}
+
+/// Every objective of the program's call sites and HTTP routes, checked:
+/// each part of an objective is measured where it is attached, its latency
+/// threshold is a boundary of the family's buckets, and one name means one
+/// objective.
+fn attach_objectives(settings: &Builder) -> Result<Vec<Attached>, Error> {
+    let mut attached: Vec<(Attached, Vec<Indicator>)> = Vec::new();
+    let mut add = |objective: Objective, subject: Subject, indicator: Indicator| match attached
+        .iter_mut()
+        .find(|(a, _)| a.objective.name == objective.name && a.subject == subject)
+    {
+        Some((_, indicators)) => indicators.push(indicator),
+        None => attached.push((Attached { objective, subject }, vec![indicator])),
+    };
+    for site in crate::sites::SITES {
+        let Some(site) = site.objectives() else {
+            continue;
+        };
+        let subject = Subject::Function {
+            function: site.function,
+            module: site.module,
+        };
+        for &objective in site.objectives {
+            add(objective, subject.clone(), site.indicator);
+        }
+    }
+    for (route, objective) in &settings.http_objectives {
+        let subject = Subject::route(route).map_err(|reason| Error::Objective {
+            objective: objective.name,
+            target: format!("route {route}"),
+            reason,
+        })?;
+        add(*objective, subject.clone(), Indicator::Success);
+        add(*objective, subject, Indicator::Latency);
+    }
+    // The linker's order is no order: sort, so that errors and rules come
+    // out the same in every build.
+    attached.sort_by(|(a, _), (b, _)| {
+        (a.objective.name, &a.subject).cmp(&(b.objective.name, &b.subject))
+    });
+    for (i, (a, indicators)) in attached.iter().enumerate() {
+        let error = |reason: String| Error::Objective {
+            objective: a.objective.name,
+            target: match &a.subject {
+                Subject::Function { .. } => format!("function {}", a.subject),
+                Subject::Route { .. } => format!("route {}", a.subject),
+            },
+            reason,
+        };
+        if let Some((other, _)) = attached[..i].iter().find(|(other, _)| {
+            other.objective.name == a.objective.name && other.objective != a.objective
+        }) {
+            return Err(error(format!(
+                "another objective of that name, with other targets, holds {}: {:?} and {:?}",
+                other.subject, other.objective, a.objective
+            )));
+        }
+        let measured = |indicator| indicators.contains(&indicator);
+        let function = matches!(a.subject, Subject::Function { .. });
+        if a.objective.success.is_some() && !measured(Indicator::Success) {
+            return Err(error(
+                "its success target is measured by #[counted]: add #[counted(objective = ..)] to the function".to_owned(),
+            ));
+        }
+        if a.objective.success.is_none() && measured(Indicator::Success) && function {
+            return Err(error(
+                "#[counted] measures an objective's success target, and this one has none"
+                    .to_owned(),
+            ));
+        }
+        match a.objective.latency {
+            Some(latency) => {
+                if !measured(Indicator::Latency) {
+                    return Err(error(
+                        "its latency target is measured by #[timed]: add #[timed(objective = ..)] to the function".to_owned(),
+                    ));
+                }
+                let family = match function {
+                    true => &catalogue::FUNCTION_DURATION,
+                    false => &catalogue::HTTP_LATENCY,
+                };
+                let bounds = bounds(settings, family);
+                let seconds = latency.threshold.as_secs_f64();
+                if !bounds.contains(&seconds) {
+                    return Err(error(format!(
+                        "the latency threshold {seconds} s is not a bucket boundary of {}: it lies {}",
+                        catalogue::prefixed(&settings.namespace, family.name),
+                        crate::objective::nearest(bounds, seconds)
+                    )));
+                }
+            }
+            None if measured(Indicator::Latency) && function => {
+                return Err(error(
+                    "#[timed] measures an objective's latency target, and this one has none"
+                        .to_owned(),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(attached.into_iter().map(|(a, _)| a).collect())
 }
 
 /// One family the page may hold, and where it comes from.

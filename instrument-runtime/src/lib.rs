@@ -300,9 +300,11 @@ mod exporter;
 mod http;
 mod install;
 mod names;
+mod objective;
 #[cfg(feature = "tls")]
 mod pem;
 mod push;
+mod rules;
 mod runtime;
 mod secret;
 mod settings;
@@ -327,7 +329,9 @@ pub use crate::http::{
     metrics_handler, metrics_router, HttpMetrics, HttpMetricsFuture, HttpMetricsLayer,
     CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE,
 };
+pub use crate::objective::Objective;
 pub use crate::push::{Push, PushError};
+pub use crate::rules::ObjectiveRules;
 pub use crate::runtime::{installed, Metrics};
 pub use crate::secret::Secret;
 pub use crate::settings::Builder;

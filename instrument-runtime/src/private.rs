@@ -8,6 +8,8 @@ pub use quanta::Instant;
 
 // Named by `Site::family`.
 pub use crate::catalogue::Kind;
+// The type of a site's objectives.
+pub use crate::objective::Objective;
 pub use crate::sites::{
     call_once, call_with, err_of, label, polled, statements, suspended, suspending, CacheLookup,
     CacheResult, CountGuard, Counted, Custom, DbGuard, ExitProbe, Lookup, ModelOp, Op, Outcome,

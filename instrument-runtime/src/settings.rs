@@ -54,6 +54,7 @@ pub struct Builder {
     pub(crate) family_cardinality_limits: Vec<(String, usize)>,
     #[cfg(feature = "exemplars")]
     pub(crate) exemplars: Option<fn() -> Option<crate::TraceContext>>,
+    pub(crate) http_objectives: Vec<(String, crate::Objective)>,
 }
 
 /// The default limit on distinct runtime label sets per family.
@@ -78,6 +79,7 @@ impl Default for Builder {
             family_cardinality_limits: Vec::new(),
             #[cfg(feature = "exemplars")]
             exemplars: None,
+            http_objectives: Vec::new(),
             bearer_token: None,
             basic_auth: None,
             allow_networks: Vec::new(),
@@ -604,6 +606,39 @@ impl Builder {
     }
 
     /// Settings a recorder of another crate cannot take from here.
+    /// Hold the requests of an HTTP route of
+    /// [`HttpMetricsLayer`](crate::HttpMetricsLayer) to `objective`: its
+    /// success target counts 5xx responses as failures, its latency target
+    /// reads the request latency buckets. `route` is `"METHOD /path"` or
+    /// `"/path"` (every method), the path as the router declares it (the
+    /// `view` label). An objective may hold several routes, and a route
+    /// several objectives.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use instrument_runtime::{Builder, Objective};
+    ///
+    /// const USERS: Objective = Objective::new("users")
+    ///     .success(99.5)
+    ///     .latency(Duration::from_millis(250), 99.0);
+    ///
+    /// let metrics = Builder::new()
+    ///     .http_objective("GET /users/{id}", USERS)
+    ///     .http_objective("/users", USERS)
+    ///     .install()?;
+    /// let rules = metrics.objective_rules().to_string();
+    /// assert!(rules.contains(r#"http_responses_total_by_status{view="/users/{id}",method="GET",status=~"5.."}"#));
+    /// # Ok::<(), instrument_runtime::Error>(())
+    /// ```
+    ///
+    /// `install()` fails with [`Error::Objective`] for a route written
+    /// otherwise, or a latency threshold that is not a boundary of the
+    /// request latency buckets.
+    pub fn http_objective(mut self, route: impl Into<String>, objective: crate::Objective) -> Self {
+        self.http_objectives.push((route.into(), objective));
+        self
+    }
+
     pub(crate) fn validate_foreign(&self) -> Result<(), Error> {
         let foreign = |setting| {
             Err(Error::InvalidSetting {

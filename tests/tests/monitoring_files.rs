@@ -122,9 +122,29 @@ fn promtool_checks_the_prometheus_config_and_its_rule_files() {
         .args(["check", "config"])
         .arg(monitoring().join("prometheus.yml")));
     let report = text(&output);
-    assert!(report.contains("SUCCESS: 1 rule files found"), "{report}");
+    assert!(report.contains("SUCCESS: 2 rule files found"), "{report}");
     assert!(report.contains("Checking"), "{report}");
     assert!(report.contains("alert_rules.yml"), "{report}");
+    assert!(report.contains("objective_rules.yml"), "{report}");
+}
+
+/// The shipped objective rules are what the example service prints: a
+/// change of its objectives, or of the generator, shows here.
+#[test]
+fn objective_rules_are_the_example_services_output() {
+    let output = run(Command::new(e2e::example_service_bin()).arg("--print-objective-rules"));
+    let printed = String::from_utf8(output.stdout).expect("UTF-8");
+    let shipped = read(&monitoring().join("objective_rules.yml"));
+    assert!(
+        printed == shipped,
+        "examples/monitoring/objective_rules.yml differs from `example-service --print-objective-rules`; \
+         write it with: cargo run -p example-service -- --print-objective-rules > examples/monitoring/objective_rules.yml"
+    );
+    let report = text(&run(promtool()
+        .args(["check", "rules"])
+        .arg(monitoring().join("objective_rules.yml"))));
+    // list_users: success and latency; /users and GET /users/{id}: both.
+    assert!(report.contains("SUCCESS: 84 rules found"), "{report}");
 }
 
 /// The commented-out `authorization` block, uncommented as the comment says,
@@ -143,11 +163,9 @@ fn with_authorization(config: &str, token: &Path) -> String {
 #[test]
 fn promtool_checks_the_prometheus_config_with_authorization() {
     let dir = TempDir::new("prometheus-auth");
-    std::fs::copy(
-        monitoring().join("alert_rules.yml"),
-        dir.path().join("alert_rules.yml"),
-    )
-    .expect("copying the rules");
+    for rules in ["alert_rules.yml", "objective_rules.yml"] {
+        std::fs::copy(monitoring().join(rules), dir.path().join(rules)).expect("copying the rules");
+    }
     let config = read(&monitoring().join("prometheus.yml"));
     let token = dir.path().join("metrics_token");
     let path = dir.path().join("prometheus.yml");
@@ -303,6 +321,7 @@ fn compose_mounts_match_the_configs() {
     for mount in [
         "./prometheus.yml:/etc/prometheus/prometheus.yml:ro",
         "./alert_rules.yml:/etc/prometheus/alert_rules.yml:ro",
+        "./objective_rules.yml:/etc/prometheus/objective_rules.yml:ro",
         "./alertmanager:/etc/alertmanager:ro",
         "'--config.file=/etc/alertmanager/config.yml'",
         "./grafana/provisioning:/etc/grafana/provisioning:ro",

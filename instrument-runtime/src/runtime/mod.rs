@@ -41,6 +41,8 @@ pub(crate) struct Runtime {
     pub(crate) access: Access,
     /// The `service_name` label of the function families, if set.
     pub(crate) service_name: Option<SharedString>,
+    /// The objectives of the program's call sites and routes, checked.
+    pub(crate) objectives: Vec<crate::objective::Attached>,
 }
 
 /// The installed runtime, if [`install`](crate::install) has succeeded.
@@ -74,6 +76,11 @@ impl Runtime {
     /// The full name of a built-in family, namespace included, described.
     pub(crate) fn builtin(&self, family: &Family) -> String {
         self.registry.builtin(family)
+    }
+
+    /// The namespace of the built-in families.
+    pub(crate) fn namespace(&self) -> &str {
+        self.registry.namespace()
     }
 
     /// Describe a family once: its HELP and TYPE lines.

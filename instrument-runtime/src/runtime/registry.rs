@@ -75,6 +75,11 @@ impl Registry {
         })
     }
 
+    /// The namespace of the built-in families.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// The full name of a built-in family, namespace included, described.
     pub(crate) fn builtin(&self, family: &Family) -> String {
         let name = catalogue::prefixed(&self.namespace, family.name);

@@ -5,9 +5,10 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Label, SharedString};
 
-use super::handles::{resolve, Custom, LabelCache, Site};
+use super::handles::{resolve, Custom, Indicator, LabelCache, Site, SiteObjectives};
 use super::outcome::{exit_outcome, exited, Outcome};
 use crate::catalogue::{self, Kind};
+use crate::objective::Objective;
 use crate::runtime::{self, Runtime};
 
 /// The site of a `#[counted]` function.
@@ -15,6 +16,7 @@ pub struct Counted {
     function: &'static str,
     module: &'static str,
     custom: Option<Custom>,
+    objectives: &'static [Objective],
     handles: OnceLock<CountedHandles>,
 }
 
@@ -29,11 +31,17 @@ enum CountedHandles {
 
 impl Counted {
     /// A site recording `function_calls_total`, or `custom` when given.
-    pub const fn new(function: &'static str, module: &'static str, custom: Option<Custom>) -> Self {
+    pub const fn new(
+        function: &'static str,
+        module: &'static str,
+        custom: Option<Custom>,
+        objectives: &'static [Objective],
+    ) -> Self {
         Counted {
             function,
             module,
             custom,
+            objectives,
             handles: OnceLock::new(),
         }
     }
@@ -113,6 +121,18 @@ impl Site for Counted {
     fn family(&'static self) -> Option<(&'static Custom, Kind, &'static str)> {
         let custom = self.custom.as_ref()?;
         Some((custom, Kind::Counter, "#[counted]"))
+    }
+
+    fn objectives(&'static self) -> Option<SiteObjectives> {
+        if self.objectives.is_empty() {
+            return None;
+        }
+        Some(SiteObjectives {
+            function: self.function,
+            module: self.module,
+            indicator: Indicator::Success,
+            objectives: self.objectives,
+        })
     }
 }
 

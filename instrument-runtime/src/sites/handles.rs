@@ -8,6 +8,7 @@ use std::sync::{OnceLock, RwLock};
 use metrics::{Label, SharedString};
 
 use crate::catalogue::Kind;
+use crate::objective::Objective;
 use crate::runtime::{self, Runtime};
 
 /// Every annotated call site in the program, gathered by the linker.
@@ -26,6 +27,35 @@ pub trait Site: Sync {
     fn family(&'static self) -> Option<(&'static Custom, Kind, &'static str)> {
         None
     }
+
+    /// The objectives attached to the site (`objective = ..`), and what it
+    /// measures of them.
+    fn objectives(&'static self) -> Option<SiteObjectives> {
+        None
+    }
+}
+
+/// What a call site or route measures of an objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Indicator {
+    /// The share of calls that succeed.
+    Success,
+    /// The share of calls within the latency threshold.
+    Latency,
+}
+
+/// The objectives of one call site: the function's calls (`#[counted]`,
+/// their success) or durations (`#[timed]`, their latency).
+#[derive(Clone, Copy, Debug)]
+pub struct SiteObjectives {
+    /// The `function` label.
+    pub function: &'static str,
+    /// The `module` label.
+    pub module: &'static str,
+    /// What the site measures of each objective.
+    pub indicator: Indicator,
+    /// The objectives, in the attribute's order.
+    pub objectives: &'static [Objective],
 }
 
 /// A family named by the user (`name = ".."` in a macro).

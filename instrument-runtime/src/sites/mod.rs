@@ -16,6 +16,7 @@ mod timed;
 
 pub use self::cache_lookup::{CacheLookup, CacheResult, Lookup};
 pub use self::counted::{CountGuard, Counted};
+pub(crate) use self::handles::Indicator;
 pub use self::handles::{label, Custom, Site, SITES};
 pub use self::model_op::{statements, DbGuard, ModelOp, Op};
 pub use self::outcome::{

@@ -5,8 +5,9 @@ use std::sync::OnceLock;
 use metrics::{Histogram, Label, SharedString};
 use quanta::Instant;
 
-use super::handles::{resolve, Custom, LabelCache, Site};
+use super::handles::{resolve, Custom, Indicator, LabelCache, Site, SiteObjectives};
 use crate::catalogue::{self, Kind};
+use crate::objective::Objective;
 use crate::runtime::{self, Runtime};
 
 /// The site of a `#[timed]` function.
@@ -14,17 +15,24 @@ pub struct Timed {
     function: &'static str,
     module: &'static str,
     custom: Option<Custom>,
+    objectives: &'static [Objective],
     /// `Err` when the label values are computed per call.
     handles: OnceLock<Result<Histogram, LabelCache<Histogram>>>,
 }
 
 impl Timed {
     /// A site recording `function_calls_duration_seconds`, or `custom` when given.
-    pub const fn new(function: &'static str, module: &'static str, custom: Option<Custom>) -> Self {
+    pub const fn new(
+        function: &'static str,
+        module: &'static str,
+        custom: Option<Custom>,
+        objectives: &'static [Objective],
+    ) -> Self {
         Timed {
             function,
             module,
             custom,
+            objectives,
             handles: OnceLock::new(),
         }
     }
@@ -88,6 +96,18 @@ impl Site for Timed {
     fn family(&'static self) -> Option<(&'static Custom, Kind, &'static str)> {
         let custom = self.custom.as_ref()?;
         Some((custom, Kind::Histogram, "#[timed]"))
+    }
+
+    fn objectives(&'static self) -> Option<SiteObjectives> {
+        if self.objectives.is_empty() {
+            return None;
+        }
+        Some(SiteObjectives {
+            function: self.function,
+            module: self.module,
+            indicator: Indicator::Latency,
+            objectives: self.objectives,
+        })
     }
 }
 

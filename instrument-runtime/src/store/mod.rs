@@ -24,7 +24,7 @@ use metrics::{
     SharedString, Unit,
 };
 
-pub(crate) use self::render::Format;
+pub(crate) use self::render::{Canonical, Format};
 use crate::catalogue::Kind;
 use crate::names;
 

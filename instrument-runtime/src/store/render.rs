@@ -207,7 +207,7 @@ impl std::fmt::Display for Float {
 /// digits, exponent below 1e-4 and from 1e+06 on, at least two exponent
 /// digits), with `.0` added when there is neither point nor exponent:
 /// `0.005`, `1.0`, `100000.0`, `1e+06`, `1e-05`.
-struct Canonical(f64);
+pub(crate) struct Canonical(pub(crate) f64);
 
 impl std::fmt::Display for Canonical {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,8 @@
+use instrument_runtime::counted;
+
+#[counted(objective = "api")]
+fn handler() {}
+
+fn main() {
+    handler();
+}
