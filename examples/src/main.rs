@@ -96,7 +96,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .exemplars(instrument_runtime::ExemplarLayer::current)
         // The routes of the users objective (`list_users` carries it too).
         .http_objective("/users", routes::USERS)
-        .http_objective("GET /users/{id}", routes::USERS);
+        .http_objective("GET /users/{id}", routes::USERS)
+        .http_objective("GET /flaky", routes::FLAKY);
     if let Some(path) = std::env::var_os("METRICS_TOKEN_FILE") {
         metrics = metrics.bearer_token(instrument_runtime::Secret::from_file(path));
     }
@@ -141,6 +142,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         repo,
         cache: cache::UserCache::new(capacity),
         slow,
+        flaky: std::sync::atomic::AtomicU64::new(0),
     });
 
     let listener = tokio::net::TcpListener::bind(bind)

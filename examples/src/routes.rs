@@ -1,10 +1,11 @@
 //! The HTTP handlers. Each carries `#[counted]` and `#[timed]`; `/metrics/`
 //! is merged into the same router.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +19,8 @@ pub(crate) struct AppState {
     pub(crate) repo: Repository,
     pub(crate) cache: UserCache,
     pub(crate) slow: Duration,
+    /// Requests to `/flaky` so far.
+    pub(crate) flaky: AtomicU64,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -38,6 +41,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/{endpoint}", get(api_view))
         .route("/fail", get(fail))
         .route("/slow", get(slow))
+        .route("/flaky", get(flaky))
         .merge(instrument_runtime::metrics_router())
         .layer(instrument_runtime::HttpMetricsLayer::new())
         // Outside the metrics layer: its records see the request's span.
@@ -102,6 +106,12 @@ pub(crate) const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/slow",
         "answers after SLOW_MS (600 ms): traffic for the latency alert",
         "curl localhost:8000/slow",
+    ),
+    (
+        "GET",
+        "/flaky",
+        "500 for one request in one_in (10), the others 200: an error rate of your choice for the flaky objective's burn-rate alerts",
+        "curl 'localhost:8000/flaky?one_in=20'",
     ),
     (
         "GET",
@@ -300,6 +310,36 @@ async fn api_view(method: Method, Path(endpoint): Path<String>) -> Json<serde_js
 #[timed]
 async fn fail() -> Result<&'static str, ApiError> {
     Err(ApiError::Deliberate)
+}
+
+/// The objective of `/flaky`: 99% of its requests succeed.
+pub(crate) const FLAKY: Objective = Objective::new("flaky").success(99.0);
+
+#[derive(serde::Deserialize)]
+struct OneIn {
+    #[serde(default = "ten")]
+    one_in: u64,
+}
+
+fn ten() -> u64 {
+    10
+}
+
+/// Fails one request in `one_in`, counted over all requests, so the error
+/// rate is exactly the caller's: `one_in=20` burns 5% of calls, five times
+/// the budget of `FLAKY`.
+#[counted(objective = FLAKY)]
+#[timed]
+async fn flaky(
+    State(state): Shared,
+    Query(OneIn { one_in }): Query<OneIn>,
+) -> Result<&'static str, ApiError> {
+    let n = state.flaky.fetch_add(1, Ordering::Relaxed) + 1;
+    if n % one_in.max(1) == 0 {
+        Err(ApiError::Deliberate)
+    } else {
+        Ok("ok")
+    }
 }
 
 /// Answers after `SLOW_MS`, to watch the latency alert fire.

@@ -105,6 +105,7 @@ impl Burn {
 ///   (an `Err` or a panic, a 5xx response, or a call slower than the
 ///   threshold) over 5m, 30m, 1h, 2h, 6h, 1d and 3d, and over the
 ///   objective's window (`rate30d`), per `job`;
+/// - `objective:calls:rate5m`: calls a second, over 5m;
 /// - `objective:error_budget_remaining:ratio`: the share of the window's
 ///   error budget not spent (1 untouched, 0 spent, negative overspent);
 /// - `objective:target:ratio`: the target, 0.999 for 99.9%;
@@ -235,6 +236,14 @@ impl fmt::Display for ObjectiveRules {
     }
 }
 
+/// The bad calls of an SLI: counted by a series of their own (failed
+/// calls, 5xx responses), or every call but those of a bucket (calls
+/// slower than the threshold).
+enum Bad {
+    Counted(String),
+    Slower(String),
+}
+
 /// One target of one objective where it is measured.
 struct Sli<'a> {
     attached: &'a Attached,
@@ -305,6 +314,10 @@ impl ObjectiveRules {
             let expr = self.ratio(sli, &self.scaled(w));
             write_record(f, &record, &expr, &labels)?;
         }
+        // The calls behind the ratios, for dashboards.
+        let (all, _) = self.series(sli);
+        let calls = format!("sum by (job) (rate({all}[{}]))", self.scaled(minutes(5)));
+        write_record(f, "objective:calls:rate5m", &calls, &labels)?;
         let ratio = Decimal::percent(sli.target);
         let budget = ratio.complement();
         let expr = format!(
@@ -327,35 +340,46 @@ impl ObjectiveRules {
     /// The ratio of bad calls over `window`, per job, as PromQL: 0 rather
     /// than nothing when there are calls but no bad ones yet.
     fn ratio(&self, sli: &Sli<'_>, window: &str) -> String {
-        let name = |family: &catalogue::Family| catalogue::prefixed(&self.namespace, family.name);
         let rate = |series: &str| format!("sum by (job) (rate({series}[{window}]))");
-        let (bad, all) = match (&sli.attached.subject, sli.indicator) {
-            (Subject::Function { function, module }, Indicator::Success) => {
+        let (all, bad) = self.series(sli);
+        let all_rate = rate(&all);
+        match bad {
+            Bad::Counted(bad) => format!("({} or 0 * {all_rate}) / {all_rate}", rate(&bad)),
+            Bad::Slower(fast) => format!("({all_rate} - {}) / {all_rate}", rate(&fast)),
+        }
+    }
+
+    /// The series of every call of the SLI, and of its bad ones.
+    fn series(&self, sli: &Sli<'_>) -> (String, Bad) {
+        let name = |family: &catalogue::Family| catalogue::prefixed(&self.namespace, family.name);
+        let subject: Vec<(&str, &str)> = match &sli.attached.subject {
+            Subject::Function { function, module } => {
+                vec![("function", *function), ("module", *module)]
+            }
+            Subject::Route { method, view } => {
+                let mut labels = vec![("view", view.as_str())];
+                labels.extend(method.as_deref().map(|m| ("method", m)));
+                labels
+            }
+        };
+        let function = matches!(sli.attached.subject, Subject::Function { .. });
+        match (function, sli.indicator) {
+            (true, Indicator::Success) => {
                 let family = name(&catalogue::FUNCTION_CALLS);
-                let subject = [("function", *function), ("module", *module)];
                 let all = format!("{family}{}", matchers(&subject, r#"result!="cancelled""#));
                 let bad = format!("{family}{}", matchers(&subject, r#"result=~"error|panic""#));
-                (bad, all)
+                (all, Bad::Counted(bad))
             }
-            (Subject::Route { method, view }, Indicator::Success) => {
+            (false, Indicator::Success) => {
                 let family = name(&catalogue::HTTP_RESPONSES);
-                let mut subject = vec![("view", view.as_str())];
-                subject.extend(method.as_deref().map(|m| ("method", m)));
                 let all = format!("{family}{}", matchers(&subject, ""));
                 let bad = format!("{family}{}", matchers(&subject, r#"status=~"5..""#));
-                (bad, all)
+                (all, Bad::Counted(bad))
             }
-            (subject, Indicator::Latency) => {
-                let (family, subject) = match subject {
-                    Subject::Function { function, module } => (
-                        name(&catalogue::FUNCTION_DURATION),
-                        vec![("function", *function), ("module", *module)],
-                    ),
-                    Subject::Route { method, view } => {
-                        let mut labels = vec![("view", view.as_str())];
-                        labels.extend(method.as_deref().map(|m| ("method", m)));
-                        (name(&catalogue::HTTP_LATENCY), labels)
-                    }
+            (function, Indicator::Latency) => {
+                let family = match function {
+                    true => name(&catalogue::FUNCTION_DURATION),
+                    false => name(&catalogue::HTTP_LATENCY),
                 };
                 let threshold = sli.threshold.expect("a latency target").as_secs_f64();
                 let all = format!("{family}_count{}", matchers(&subject, ""));
@@ -363,12 +387,9 @@ impl ObjectiveRules {
                     "{family}_bucket{}",
                     matchers(&subject, &le_matcher(threshold))
                 );
-                let all_rate = rate(&all);
-                return format!("({all_rate} - {}) / {all_rate}", rate(&fast));
+                (all, Bad::Slower(fast))
             }
-        };
-        let all_rate = rate(&all);
-        format!("({} or 0 * {all_rate}) / {all_rate}", rate(&bad))
+        }
     }
 
     fn write_alert(

@@ -95,6 +95,7 @@ pub fn dashboard_traffic(service: &Service) {
         ("GET", "/fail", None),
         ("GET", "/slow", None),
         ("GET", "/api/orders", None),
+        ("GET", "/flaky?one_in=2", None), // every other one fails
         ("DELETE", "/users/1", None),
     ];
     for (method, path, body) in &requests {

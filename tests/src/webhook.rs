@@ -60,6 +60,14 @@ impl Webhook {
         format!("http://{}/alerts", self.addr)
     }
 
+    /// Every delivery so far, without waiting.
+    pub fn deliveries(&self) -> Vec<Value> {
+        let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+        let (receiver, seen) = &mut *received;
+        seen.extend(receiver.try_iter());
+        seen.clone()
+    }
+
     /// Wait until a delivery (this one or an earlier one) makes `pick`
     /// return `Some`, and return that. On timeout, panic with every
     /// delivery so far and `context()`.

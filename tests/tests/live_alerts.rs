@@ -3,16 +3,20 @@
 //! the example service; an error burst (and slow requests) make the two
 //! documented alerts fire and arrive, through a real Alertmanager, at a
 //! webhook inside the test, with their names, labels and annotations.
+//! The example service's objective rules, on a timeline 60 times shorter,
+//! page through Alertmanager on a fast burn and only file a ticket on a
+//! slow one.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use e2e::{
-    errors_and_slow_requests, monitoring_file, prometheus_config, shorten_rules, Alertmanager,
-    Prometheus, ScrapeJob, Service, StopOnDrop, Webhook,
+    errors_and_slow_requests, example_service_bin, monitoring_file, prometheus_config,
+    shorten_rules, Alertmanager, Prometheus, ScrapeJob, Service, StopOnDrop, Webhook,
 };
 
 /// Labels or annotations as a map of strings.
@@ -150,4 +154,141 @@ fn documented_alerts_fire_into_alertmanager_and_reach_the_webhook() {
             "{name} is not active in Alertmanager: {active}"
         );
     }
+}
+
+/// `example-service --print-objective-rules --time-scale 60`: the rules the
+/// example ships, every window and `for` divided by 60 (1h is 1m, the
+/// page's `for: 2m` is 2s), the thresholds unchanged.
+fn objective_rules_at_a_sixtieth() -> String {
+    let output = Command::new(example_service_bin())
+        .args(["--print-objective-rules", "--time-scale", "60"])
+        .output()
+        .expect("running example-service");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).expect("UTF-8 rules")
+}
+
+#[test]
+fn a_fast_burn_of_an_objective_pages_and_a_slow_burn_files_a_ticket() {
+    let rules = objective_rules_at_a_sixtieth();
+    let webhook = Webhook::start();
+    // As a team would route them: pages to the pager (the webhook),
+    // tickets elsewhere (a receiver that sends nothing).
+    let config = format!(
+        "route:\n  receiver: tickets\n  group_by: ['objective', 'severity']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n    - matchers: ['alertname=\"ErrorBudgetBurn\"', 'severity=\"page\"']\n      receiver: pager\nreceivers:\n  - name: tickets\n  - name: pager\n    webhook_configs:\n      - url: '{}'\n        send_resolved: false\n",
+        webhook.url()
+    );
+    let alertmanager = Alertmanager::start(&config);
+    let service = Service::start(&[]);
+    let prometheus = Prometheus::start(
+        &prometheus_config(
+            &[ScrapeJob::django(&[service.addr])],
+            &["objective_rules.yml"],
+            Some(alertmanager.addr()),
+        ),
+        &[("objective_rules.yml", &rules)],
+    );
+    prometheus.wait_for_targets("django", 1);
+    let context = || {
+        let alerts = prometheus.api("alerts").unwrap_or_else(Value::String);
+        format!(
+            "--- Prometheus alerts ---\n{alerts}\n{}\n{}",
+            prometheus.context(),
+            alertmanager.logs()
+        )
+    };
+    let firing = |severity: &str, long: &str| {
+        format!(
+            r#"count(ALERTS{{alertname="ErrorBudgetBurn",alertstate="firing",objective="flaky",view="/flaky",severity="{severity}",long_window="{long}"}})"#
+        )
+    };
+
+    // `/flaky?one_in=N` fails exactly one request in N: the test sets the
+    // error rate. The objective allows 1%.
+    let one_in = AtomicU64::new(20);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                let path = format!("/flaky?one_in={}", one_in.load(Ordering::SeqCst));
+                let (status, _) = service.request("GET", &path, None);
+                assert!(status == 200 || status == 500, "GET {path}: {status}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let _stop = StopOnDrop(&stop);
+
+        // A slow burn: 5% of requests fail, 5 times the budget. Above the
+        // ticket's 3 over 1d and 2h (24m and 2m here), below the pages' 6
+        // and 14.4: the ticket fires after its `for` (1m here), no page.
+        let ticket = firing("ticket", "1d");
+        e2e::eventually(
+            "the slow burn's ticket",
+            Duration::from_secs(150),
+            || match prometheus.query(&ticket)?.as_slice() {
+                [one] if one.value == 1.0 => Ok(()),
+                samples => Err(format!("`{ticket}` gave {samples:?}")),
+            },
+            context,
+        );
+        let pages = prometheus
+            .query(r#"ALERTS{alertname="ErrorBudgetBurn",objective="flaky",severity="page"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            pages.is_empty(),
+            "a slow burn paged: {pages:?}\n{}",
+            context()
+        );
+        assert_eq!(
+            webhook.deliveries(),
+            Vec::<Value>::new(),
+            "the pager was called"
+        );
+
+        // A fast burn: half the requests fail. The 1h/5m page (1m and 5s
+        // here) fires within seconds and reaches the pager.
+        one_in.store(2, Ordering::SeqCst);
+        let (delivery, alert) = webhook.wait_for(
+            "the flaky objective's page",
+            Duration::from_secs(90),
+            |delivery: &Value| {
+                let alert = delivery["alerts"].as_array()?.iter().find(|alert| {
+                    alert["labels"]["objective"] == "flaky"
+                        && alert["labels"]["view"] == "/flaky"
+                        && alert["labels"]["long_window"] == "1h"
+                })?;
+                (delivery["status"] == "firing").then(|| (delivery.clone(), alert.clone()))
+            },
+            context,
+        );
+        let labels = strings(&alert["labels"]);
+        for (name, value) in [
+            ("alertname", "ErrorBudgetBurn"),
+            ("severity", "page"),
+            ("objective", "flaky"),
+            ("sli", "success"),
+            ("view", "/flaky"),
+            ("method", "GET"),
+            ("short_window", "5m"),
+            ("job", "django"),
+        ] {
+            assert_eq!(
+                labels.get(name).map(String::as_str),
+                Some(value),
+                "{delivery}"
+            );
+        }
+        assert_eq!(
+            alert["annotations"]["summary"],
+            "Objective flaky (GET /flaky) burns its error budget 14.4 times too fast",
+            "{delivery}"
+        );
+        assert_eq!(delivery["receiver"], "pager", "{delivery}");
+        // Only pages reach the pager; the ticket went to its own receiver.
+        for delivery in webhook.deliveries() {
+            for alert in delivery["alerts"].as_array().into_iter().flatten() {
+                assert_eq!(alert["labels"]["severity"], "page", "{delivery}");
+            }
+        }
+    });
 }

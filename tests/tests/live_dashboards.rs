@@ -1,8 +1,9 @@
 //! Every query of the shipped Grafana dashboards, run against a real
 //! Prometheus scraping the example service after traffic, returns data.
 //! (Grafana is not in the distribution's packages; its queries are what
-//! can break.) The same, and the documented alerts, with
-//! metrics-exporter-prometheus as the service's backend.
+//! can break.) The objectives dashboard reads the shipped objective rules,
+//! which Prometheus evaluates here. The same, and the documented alerts,
+//! with metrics-exporter-prometheus as the service's backend.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -13,13 +14,24 @@ use e2e::{
     StopOnDrop,
 };
 
+/// The shipped objective rules, which the objectives dashboard reads.
+fn objective_rules() -> String {
+    let shipped = monitoring_file("objective_rules.yml");
+    std::fs::read_to_string(&shipped)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", shipped.display()))
+}
+
 #[test]
 fn every_dashboard_query_returns_data() {
     let all = dashboard_queries();
     let service = Service::start(&[("SLOW_MS", "50")]);
     let prometheus = Prometheus::start(
-        &prometheus_config(&[ScrapeJob::django(&[service.addr])], &[], None),
-        &[],
+        &prometheus_config(
+            &[ScrapeJob::django(&[service.addr])],
+            &["objective_rules.yml"],
+            None,
+        ),
+        &[("objective_rules.yml", &objective_rules())],
     );
     prometheus.wait_for_targets("django", 1);
     // Two rounds a few scrapes apart: series that the first round creates
@@ -48,10 +60,13 @@ fn rules_and_dashboards_work_with_metrics_exporter_prometheus_as_the_backend() {
     let prometheus = Prometheus::start(
         &prometheus_config(
             &[ScrapeJob::django(&[service.addr])],
-            &["alert_rules.yml"],
+            &["alert_rules.yml", "objective_rules.yml"],
             None,
         ),
-        &[("alert_rules.yml", &rules)],
+        &[
+            ("alert_rules.yml", &rules),
+            ("objective_rules.yml", &objective_rules()),
+        ],
     );
     prometheus.wait_for_targets("django", 1);
     let page = service.scrape();

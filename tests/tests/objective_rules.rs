@@ -70,8 +70,9 @@ fn promtool_checks_the_rules() {
     std::fs::write(dir.path().join("rules.yml"), rules()).unwrap();
     let report = promtool(&dir, &["check", "rules", "rules.yml"]);
     // checkout: success and latency; weekly: success; users: both, on two
-    // routes. Each of the 7: 8 windows recorded, budget, target, 4 alerts.
-    assert!(report.contains("SUCCESS: 98 rules found"), "{report}");
+    // routes. Each of the 7: 8 windows recorded, calls, budget, target, 4
+    // alerts.
+    assert!(report.contains("SUCCESS: 105 rules found"), "{report}");
     let groups: Vec<&str> = rules()
         .lines()
         .filter_map(|line| line.strip_prefix("  - name: "))
