@@ -362,16 +362,18 @@ fn custom(krate: &TokenStream, args: &FnArgs, default_help: &str) -> (TokenStrea
 /// one, `objective = [A, B]` several. The constants are read in the
 /// site's `static` initializer, so their checks run at compile time, and
 /// the type names `Objective`, so anything else is a type error there.
+/// (The constant's name is one a user's constant, such as an objective
+/// named `OBJECTIVES`, does not shadow.)
 fn objectives(krate: &TokenStream, objective: Option<&Expr>) -> TokenStream {
     let ty = quote!(#krate::__private::Objective);
     match objective.map(crate::attr::ungroup) {
         None => quote!(&[]),
         Some(Expr::Array(array)) => {
             let elems = array.elems.iter();
-            quote_spanned!(array.span()=> { const OBJECTIVES: &[#ty] = &[#(#elems),*]; OBJECTIVES })
+            quote_spanned!(array.span()=> { const __INSTRUMENT_OBJECTIVES: &[#ty] = &[#(#elems),*]; __INSTRUMENT_OBJECTIVES })
         }
         Some(expr) => {
-            quote_spanned!(expr.span()=> { const OBJECTIVES: &[#ty] = &[#expr]; OBJECTIVES })
+            quote_spanned!(expr.span()=> { const __INSTRUMENT_OBJECTIVES: &[#ty] = &[#expr]; __INSTRUMENT_OBJECTIVES })
         }
     }
 }

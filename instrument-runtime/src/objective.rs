@@ -199,7 +199,9 @@ impl Objective {
     }
 
     /// `percent` of calls finish within `threshold`, which must be one of
-    /// the [default bucket boundaries](crate::DEFAULT_BUCKETS).
+    /// the [default bucket boundaries](crate::DEFAULT_BUCKETS). Every call
+    /// `#[timed]` (or the HTTP layer) records counts, a call the client
+    /// gave up on included: it was slow for the client.
     ///
     /// ```
     /// use std::time::Duration;

@@ -105,9 +105,12 @@ impl Burn {
 ///   (an `Err` or a panic, a 5xx response, or a call slower than the
 ///   threshold) over 5m, 30m, 1h, 2h, 6h, 1d and 3d, and over the
 ///   objective's window (`rate30d`), per `job`;
-/// - `objective:calls:rate5m`: calls a second, over 5m;
+/// - `objective:calls:rate5m` and `objective:bad_calls:rate5m`: calls and
+///   bad calls a second, over 5m; the ratio over the objective's window
+///   sums them over it;
 /// - `objective:error_budget_remaining:ratio`: the share of the window's
-///   error budget not spent (1 untouched, 0 spent, negative overspent);
+///   error budget not spent (1 untouched, 0 spent, negative overspent; no
+///   value before the first call);
 /// - `objective:target:ratio`: the target, 0.999 for 99.9%;
 ///
 /// and the alert `ErrorBudgetBurn` four times, as Google's SRE workbook
@@ -253,6 +256,18 @@ struct Sli<'a> {
     threshold: Option<Duration>,
 }
 
+impl Sli<'_> {
+    /// `{objective="..",sli="..",..}`: its recorded series, and only
+    /// them: a route of every method also says `method=""`, so that it
+    /// does not select the series of the same path with one method.
+    fn selector(&self) -> String {
+        let labels = self.labels();
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let every_method = matches!(self.attached.subject, Subject::Route { method: None, .. });
+        matchers(&pairs, if every_method { r#"method="""# } else { "" })
+    }
+}
+
 impl<'a> Sli<'a> {
     fn new(attached: &'a Attached, indicator: Indicator) -> Option<Sli<'a>> {
         let objective = &attached.objective;
@@ -303,21 +318,35 @@ impl<'a> Sli<'a> {
 impl ObjectiveRules {
     fn write_sli(&self, f: &mut fmt::Formatter<'_>, sli: &Sli<'_>) -> fmt::Result {
         let labels = sli.labels();
-        let selector = selector(&labels);
+        let selector = sli.selector();
         let window = sli.attached.objective.window;
-        let mut windows = WINDOWS.to_vec();
-        if !windows.contains(&window) {
-            windows.push(window);
-        }
-        for &w in &windows {
+        for &w in &WINDOWS {
             let record = format!("objective:error_ratio:rate{}", duration(w));
             let expr = self.ratio(sli, &self.scaled(w));
             write_record(f, &record, &expr, &labels)?;
         }
-        // The calls behind the ratios, for dashboards.
-        let (all, _) = self.series(sli);
-        let calls = format!("sum by (job) (rate({all}[{}]))", self.scaled(minutes(5)));
-        write_record(f, "objective:calls:rate5m", &calls, &labels)?;
+        // The calls behind the ratios, for dashboards, and for the ratio
+        // over the objective's window: the sums of the 5m rates over it,
+        // which weighs each stretch by its traffic and reads one recorded
+        // series, not every raw sample of the window.
+        let rate =
+            |series: &str| format!("sum by (job) (rate({series}[{}]))", self.scaled(minutes(5)));
+        let (all, bad) = self.series(sli);
+        let all_rate = rate(&all);
+        let bad_rate = match bad {
+            Bad::Counted(bad) => format!("{} or 0 * {all_rate}", rate(&bad)),
+            Bad::Slower(fast) => format!("{all_rate} - {}", rate(&fast)),
+        };
+        write_record(f, "objective:calls:rate5m", &all_rate, &labels)?;
+        write_record(f, "objective:bad_calls:rate5m", &bad_rate, &labels)?;
+        if !WINDOWS.contains(&window) {
+            let over = self.scaled(window);
+            let expr = format!(
+                "sum_over_time(objective:bad_calls:rate5m{selector}[{over}]) / sum_over_time(objective:calls:rate5m{selector}[{over}])"
+            );
+            let record = format!("objective:error_ratio:rate{}", duration(window));
+            write_record(f, &record, &expr, &labels)?;
+        }
         let ratio = Decimal::percent(sli.target);
         let budget = ratio.complement();
         let expr = format!(
@@ -420,15 +449,19 @@ impl ObjectiveRules {
                 )
             }
         };
+        // Annotations and alert labels are Go templates: the subject is
+        // written as text.
+        let subject = template_text(&subject.to_string());
         let summary = format!(
-            "Objective {} ({subject}) burns its error budget {factor} times too fast",
+            "Objective {} ({subject}): error budget burn rate above {factor} over {long} and {short}",
             objective.name
         );
         let description = format!(
             "{target}% of the calls of {subject} should {should} over {}. Over the last {long} \
-             (and {short}) {{{{ $value | humanizePercentage }}}} {bad}: at this rate {}% of the \
-             budget goes in {long}.",
+             {{{{ $value | humanizePercentage }}}} {bad}, and over the last {short} too more than \
+             {factor} times the budget of {}%: at this rate {}% of the budget goes in {long}.",
             duration(window),
+            budget.times_100(),
             burn.budget_percent(window),
         );
         writeln!(f, "      - alert: ErrorBudgetBurn")?;
@@ -438,7 +471,7 @@ impl ObjectiveRules {
         // The series' labels too, so that each rule of the group is told
         // apart by its labels (promtool's lint), not only by its expression.
         for (name, value) in sli.labels() {
-            writeln!(f, "          {name}: {}", quoted(&value))?;
+            writeln!(f, "          {name}: {}", quoted(&template_text(&value)))?;
         }
         writeln!(f, "          severity: {}", burn.severity)?;
         writeln!(f, "          long_window: {long}")?;
@@ -464,10 +497,11 @@ fn write_record(
     Ok(())
 }
 
-/// `{a="x",b="y"}` for the recorded series.
-fn selector(labels: &[(&'static str, String)]) -> String {
-    let pairs: Vec<(&str, &str)> = labels.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    matchers(&pairs, "")
+/// `text` as literal text of a Go template (Prometheus's annotations and
+/// alert labels): `{{` starts an action, so it is written as one that
+/// prints it.
+fn template_text(text: &str) -> String {
+    text.replace("{{", r#"{{ "{{" }}"#)
 }
 
 /// `{a="x",b="y",extra}`: equality matchers, then `extra` if any.
@@ -558,6 +592,14 @@ impl Decimal {
         }
     }
 
+    /// self x 100.
+    fn times_100(self) -> Decimal {
+        Decimal {
+            scale: self.scale.saturating_sub(2),
+            digits: self.digits * 10u128.pow(2u32.saturating_sub(self.scale)),
+        }
+    }
+
     /// 1 - self, for a ratio between 0 and 1.
     fn complement(self) -> Decimal {
         Decimal {
@@ -592,6 +634,12 @@ mod tests {
         assert_eq!(Decimal::percent(95.5).to_string(), "0.955");
         assert_eq!(Decimal::percent(99.95).complement().to_string(), "0.0005");
         assert_eq!(Decimal::from_f64(99.9).to_string(), "99.9");
+        assert_eq!(ratio.complement().times_100().to_string(), "0.1");
+        assert_eq!(
+            Decimal::percent(99.0).complement().times_100().to_string(),
+            "1"
+        );
+        assert_eq!(Decimal::percent(95.0).times_100().to_string(), "95");
     }
 
     #[test]

@@ -605,7 +605,6 @@ impl Builder {
         self
     }
 
-    /// Settings a recorder of another crate cannot take from here.
     /// Hold the requests of an HTTP route of
     /// [`HttpMetricsLayer`](crate::HttpMetricsLayer) to `objective`: its
     /// success target counts 5xx responses as failures, its latency target
@@ -639,6 +638,7 @@ impl Builder {
         self
     }
 
+    /// Settings a recorder of another crate cannot take from here.
     pub(crate) fn validate_foreign(&self) -> Result<(), Error> {
         let foreign = |setting| {
             Err(Error::InvalidSetting {

@@ -280,7 +280,7 @@ fn a_fast_burn_of_an_objective_pages_and_a_slow_burn_files_a_ticket() {
         }
         assert_eq!(
             alert["annotations"]["summary"],
-            "Objective flaky (GET /flaky) burns its error budget 14.4 times too fast",
+            "Objective flaky (GET /flaky): error budget burn rate above 14.4 over 1h and 5m",
             "{delivery}"
         );
         assert_eq!(delivery["receiver"], "pager", "{delivery}");

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use e2e::{tool, TempDir};
-use instrument_runtime::{counted, timed, Builder, Objective};
+use instrument_runtime::{counted, timed, Builder, Metrics, Objective};
 
 /// 99.9% of calls succeed; 99% within 250 ms.
 const CHECKOUT: Objective = Objective::new("checkout")
@@ -34,21 +34,65 @@ fn checkout() -> Result<(), String> {
     Ok(())
 }
 
+/// A whole-second threshold: `le="1.0"` on the OpenMetrics page.
+const REPORT: Objective = Objective::new("report").latency(Duration::from_secs(1), 95.0);
+
+#[timed(objective = REPORT)]
+fn report() {}
+
 const MODULE: &str = module_path!();
 
-/// The rules of this program (namespace `shop`), installed once.
-fn rules() -> &'static str {
-    static RULES: OnceLock<String> = OnceLock::new();
-    RULES.get_or_init(|| {
+/// This program's metrics (namespace `shop`), installed once, after one
+/// call of `checkout`.
+fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
         let metrics = Builder::new()
             .namespace("shop")
             .http_objective("GET /users/{id}", USERS)
             .http_objective("/users", USERS)
+            .http_objective("GET /users", USERS)
             .install()
             .expect("installed");
         checkout().unwrap();
-        metrics.objective_rules().to_string()
+        report();
+        metrics
     })
+}
+
+/// The rules of this program.
+fn rules() -> &'static str {
+    static RULES: OnceLock<String> = OnceLock::new();
+    RULES.get_or_init(|| metrics().objective_rules().to_string())
+}
+
+/// The function families of a function with objectives carry autometrics'
+/// labels of its first objective with each target: `objective_name`,
+/// `objective_percentile`, and on the durations
+/// `objective_latency_threshold` as the bucket's `le` reads, so that
+/// autometrics' rules and SLO dashboard find them.
+#[test]
+fn the_calls_carry_autometrics_objective_labels() {
+    let text = metrics().render();
+    let calls = format!(
+        r#"shop_function_calls_total{{function="checkout",module="{MODULE}",objective_name="checkout",objective_percentile="99.9",result="ok"}} 1"#
+    );
+    assert!(text.contains(&calls), "no `{calls}` in\n{text}");
+    let bucket = format!(
+        r#"shop_function_calls_duration_seconds_bucket{{function="checkout",module="{MODULE}",objective_name="checkout",objective_percentile="99",objective_latency_threshold="0.25",le="0.25"}} 1"#
+    );
+    assert!(text.contains(&bucket), "no `{bucket}` in\n{text}");
+    // The same series in OpenMetrics, where a whole-second threshold would
+    // read `1.0` like its `le`.
+    let open_metrics = metrics().render_openmetrics().expect("the store");
+    assert!(open_metrics.contains(&bucket), "{open_metrics}");
+    let whole = format!(
+        r#"shop_function_calls_duration_seconds_bucket{{function="report",module="{MODULE}",objective_name="report",objective_percentile="95",objective_latency_threshold="1.0",le="1.0"}} 1"#
+    );
+    assert!(
+        open_metrics.contains(&whole),
+        "no `{whole}` in\n{open_metrics}"
+    );
 }
 
 /// Run promtool with `args`, in `dir`; its report, or a panic with it.
@@ -69,17 +113,22 @@ fn promtool_checks_the_rules() {
     let dir = TempDir::new("objective-rules");
     std::fs::write(dir.path().join("rules.yml"), rules()).unwrap();
     let report = promtool(&dir, &["check", "rules", "rules.yml"]);
-    // checkout: success and latency; weekly: success; users: both, on two
-    // routes. Each of the 7: 8 windows recorded, calls, budget, target, 4
-    // alerts.
-    assert!(report.contains("SUCCESS: 105 rules found"), "{report}");
+    // checkout: success and latency; report: latency; weekly: success;
+    // users: both, on three routes. Each of the 10: 8 windows recorded,
+    // calls and bad calls, budget, target, 4 alerts.
+    assert!(report.contains("SUCCESS: 160 rules found"), "{report}");
     let groups: Vec<&str> = rules()
         .lines()
         .filter_map(|line| line.strip_prefix("  - name: "))
         .collect();
     assert_eq!(
         groups,
-        ["objective-checkout", "objective-users", "objective-weekly"]
+        [
+            "objective-checkout",
+            "objective-report",
+            "objective-users",
+            "objective-weekly"
+        ]
     );
 }
 
@@ -206,7 +255,7 @@ fn unit_test(scenario: &Scenario) -> String {
                 _ => "ticket",
             };
             test.push_str(&format!(
-                "          - exp_labels:\n              job: shop\n              objective: checkout\n              sli: success\n              function: checkout\n              module: '{module}'\n              severity: {severity}\n              long_window: {long}\n              short_window: {short}\n            exp_annotations:\n              summary: 'Objective checkout ({module}::checkout) burns its error budget {rate} times too fast'\n              description: '99.9% of the calls of {module}::checkout should succeed over 30d. Over the last {long} (and {short}) {failed} failed: at this rate {budget}% of the budget goes in {long}.'\n"
+                "          - exp_labels:\n              job: shop\n              objective: checkout\n              sli: success\n              function: checkout\n              module: '{module}'\n              severity: {severity}\n              long_window: {long}\n              short_window: {short}\n            exp_annotations:\n              summary: 'Objective checkout ({module}::checkout): error budget burn rate above {rate} over {long} and {short}'\n              description: '99.9% of the calls of {module}::checkout should succeed over 30d. Over the last {long} {failed} failed, and over the last {short} too more than {rate} times the budget of 0.1%: at this rate {budget}% of the budget goes in {long}.'\n"
             ));
         }
     }
@@ -326,7 +375,7 @@ fn promtool_runs_each_alert_at_and_below_its_burn_rate() {
         };
         let alert = match expected {
             true => format!(
-                "\n          - exp_labels:\n              job: shop\n              objective: checkout\n              sli: latency\n              function: checkout\n              module: '{MODULE}'\n              severity: page\n              long_window: 1h\n              short_window: 5m\n            exp_annotations:\n              summary: 'Objective checkout ({MODULE}::checkout) burns its error budget 14.4 times too fast'\n              description: '99% of the calls of {MODULE}::checkout should finish within 0.25 s over 30d. Over the last 1h (and 5m) {}% took longer: at this rate 2% of the budget goes in 1h.'\n",
+                "\n          - exp_labels:\n              job: shop\n              objective: checkout\n              sli: latency\n              function: checkout\n              module: '{MODULE}'\n              severity: page\n              long_window: 1h\n              short_window: 5m\n            exp_annotations:\n              summary: 'Objective checkout ({MODULE}::checkout): error budget burn rate above 14.4 over 1h and 5m'\n              description: '99% of the calls of {MODULE}::checkout should finish within 0.25 s over 30d. Over the last 1h {}% took longer, and over the last 5m too more than 14.4 times the budget of 1%: at this rate 2% of the budget goes in 1h.'\n",
                 slow / 10
             ),
             false => " []\n".to_owned(),
@@ -339,6 +388,18 @@ fn promtool_runs_each_alert_at_and_below_its_burn_rate() {
             duration("bucket", ",le=\"+Inf\""),
         ));
     }
+    // `/users` (every method) and `GET /users` are told apart: half the
+    // POSTs fail, no GET does. Budget 0.5%: the path's is overspent (1 -
+    // 0.25 / 0.005), the GET's untouched; each rule reads its own series.
+    let responses = |method: &str, status: &str| {
+        format!("shop_http_responses_total_by_status{{view=\"/users\",method=\"{method}\",status=\"{status}\",job=\"shop\"}}")
+    };
+    file.push_str(&format!(
+        "  # A route of every method next to the same path with one\n  - interval: 1m\n    input_series:\n      - series: '{}'\n        values: '0+100x60'\n      - series: '{}'\n        values: '0+50x60'\n      - series: '{}'\n        values: '0+50x60'\n    promql_expr_test:\n      - expr: 'objective:error_budget_remaining:ratio{{objective=\"users\",sli=\"success\",view=\"/users\"}}'\n        eval_time: 60m\n        exp_samples:\n          - labels: 'objective:error_budget_remaining:ratio{{job=\"shop\",objective=\"users\",sli=\"success\",view=\"/users\"}}'\n            value: -49\n          - labels: 'objective:error_budget_remaining:ratio{{job=\"shop\",objective=\"users\",sli=\"success\",view=\"/users\",method=\"GET\"}}'\n            value: 1\n",
+        responses("GET", "200"),
+        responses("POST", "201"),
+        responses("POST", "500"),
+    ));
     let dir = TempDir::new("objective-rules-test");
     std::fs::write(dir.path().join("rules.yml"), rules()).unwrap();
     std::fs::write(dir.path().join("tests.yml"), &file).unwrap();

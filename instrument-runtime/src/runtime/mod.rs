@@ -83,6 +83,37 @@ impl Runtime {
         self.registry.namespace()
     }
 
+    /// A bucket bound as Prometheus stores the `le` of the page it scrapes:
+    /// OpenMetrics' canonical number (`1.0`) with this crate's store, which
+    /// Prometheus asks for OpenMetrics, the text format's (`1`) otherwise.
+    pub(crate) fn le_value(&self, bound: f64) -> String {
+        match self.metrics.as_ref().is_some_and(Metrics::is_store) {
+            true => crate::store::Canonical(bound).to_string(),
+            false => bound.to_string(),
+        }
+    }
+
+    /// autometrics' labels of an objective on the function families:
+    /// `objective_name`, `objective_percentile` (the target, `99.9`), and
+    /// with a latency threshold `objective_latency_threshold` (seconds, as
+    /// the bucket's `le`), so its rules and SLO dashboard find the calls.
+    pub(crate) fn objective_labels(
+        &self,
+        name: &'static str,
+        target: f64,
+        threshold: Option<std::time::Duration>,
+    ) -> Vec<Label> {
+        let mut labels = vec![
+            Label::from_static_parts("objective_name", name),
+            Label::new("objective_percentile", target.to_string()),
+        ];
+        if let Some(threshold) = threshold {
+            let le = self.le_value(threshold.as_secs_f64());
+            labels.push(Label::new("objective_latency_threshold", le));
+        }
+        labels
+    }
+
     /// Describe a family once: its HELP and TYPE lines.
     pub(crate) fn describe(&self, name: &str, kind: Kind, help: &'static str) {
         self.registry.describe(name, kind, help);
@@ -211,6 +242,11 @@ impl Metrics {
             #[cfg(feature = "metrics-exporter-prometheus")]
             Source::Prometheus(_) => None,
         }
+    }
+
+    /// Whether the page is this crate's store's.
+    fn is_store(&self) -> bool {
+        matches!(self.source, Source::Store(_))
     }
 
     /// Whether [`render_openmetrics`](Metrics::render_openmetrics) has a page.

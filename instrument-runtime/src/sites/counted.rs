@@ -71,6 +71,12 @@ impl Counted {
             Label::from_static_parts("module", self.module),
         ];
         labels.extend(rt.service_name_label());
+        // autometrics carries one objective per function: the first with a
+        // success target.
+        if let Some(objective) = self.objectives.iter().find(|o| o.success.is_some()) {
+            let target = objective.success.expect("found by its success target");
+            labels.extend(rt.objective_labels(objective.name, target, None));
+        }
         labels.push(Label::from_static_parts("result", result));
         labels
     }

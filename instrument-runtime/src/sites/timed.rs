@@ -46,6 +46,16 @@ impl Timed {
                     Label::from_static_parts("module", self.module),
                 ];
                 labels.extend(rt.service_name_label());
+                // autometrics carries one objective per function: the
+                // first with a latency target.
+                let latency = self
+                    .objectives
+                    .iter()
+                    .find_map(|o| Some((o.name, o.latency?)));
+                if let Some((objective, latency)) = latency {
+                    let threshold = Some(latency.threshold);
+                    labels.extend(rt.objective_labels(objective, latency.target, threshold));
+                }
                 Ok(rt.histogram(name, labels))
             }
             Some(custom) => {

@@ -30,3 +30,17 @@ fn main() {
     assert_eq!(get(7), Ok(7));
     let _ = list();
 }
+
+/// A user constant of the name the expansion uses inside is not shadowed.
+#[allow(dead_code)]
+mod named_objectives {
+    use instrument_runtime::{counted, Objective};
+
+    const OBJECTIVES: Objective = Objective::new("objectives").success(99.0);
+
+    #[counted(objective = OBJECTIVES)]
+    fn call() {}
+
+    #[counted(objective = [OBJECTIVES])]
+    fn again() {}
+}
