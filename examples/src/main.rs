@@ -8,7 +8,10 @@
 //! adds django-prometheus's own families, for dashboards built on them),
 //! `METRICS_TOKEN_FILE` (unset: `/metrics/` is open; set: a file holding the
 //! bearer token Prometheus must send, as `monitoring/prometheus.yml` shows),
-//! `METRICS_BACKEND` (default `store`, instrument-runtime's own;
+//! `METRICS_NAMESPACE` (default `django`, the prefix of every built-in
+//! family; empty for autometrics' dashboards and rules, which name
+//! `function_calls_total` bare), `METRICS_BACKEND` (default `store`,
+//! instrument-runtime's own;
 //! `metrics-exporter-prometheus` records into that exporter instead, with
 //! the same families on `/metrics/`), `METRICS_LISTEN` (unset: `/metrics/`
 //! only on `BIND`; set, e.g. `127.0.0.1:9100`: on a listener of its own
@@ -82,12 +85,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let capacity: usize = setting("CACHE_CAPACITY", 1000)?;
     let django_compat: bool = setting("DJANGO_COMPAT", false)?;
     let backend: String = setting("METRICS_BACKEND", "store".to_owned())?;
+    let namespace: String = setting("METRICS_NAMESPACE", "django".to_owned())?;
 
     let tracer_provider = traces::install()?;
 
-    // Namespace `django`, so the documented alert rules and dashboards run unchanged.
+    // Namespace `django`, so the documented alert rules and dashboards run
+    // unchanged; empty for autometrics' rules and dashboards.
     let mut metrics = instrument_runtime::Builder::new()
-        .namespace("django")
+        .namespace(namespace)
         .db_vendor("sqlite")
         .django_compat(django_compat)
         // django_build_info{version, commit, branch, service_name}: which build served.

@@ -349,3 +349,65 @@ fn exemplars_lead_from_the_buckets_to_the_requests_traces() {
         }
     }
 }
+
+/// autometrics' label contract, as its spec states it and its rules and
+/// SLO dashboard select by it, on the example service without a namespace:
+/// `function_calls_total` of a function with an objective carries
+/// `objective_name` and `objective_percentile`, and its durations
+/// `objective_latency_threshold` equal to the `le` of one bucket, which
+/// autometrics' latency rules find by comparing the two labels.
+#[test]
+fn functions_with_objectives_carry_autometrics_labels() {
+    let service = Service::start(&[("METRICS_NAMESPACE", "")]);
+    let prometheus = scraping(&[&service]);
+    for _ in 0..4 {
+        service.request("GET", "/flaky?one_in=2", None);
+        service.request("GET", "/users", None);
+    }
+    let objectives = r#"count by (objective_name, objective_percentile, result) ({__name__=~"function_calls(_count)?(_total)?",objective_name!=""})"#;
+    let found = prometheus.wait_for("the objectives' calls", |p| {
+        let samples = p.query(objectives)?;
+        let found: BTreeSet<(String, String, String)> = samples
+            .iter()
+            .map(|s| {
+                let label = |name| s.label(name).to_owned();
+                (
+                    label("objective_name"),
+                    label("objective_percentile"),
+                    label("result"),
+                )
+            })
+            .filter(|(_, _, result)| result == "ok" || result == "error")
+            .collect();
+        match found.len() {
+            4 => Ok(found),
+            _ => Err(format!("`{objectives}` gave {samples:?}")),
+        }
+    });
+    let expected: BTreeSet<(String, String, String)> = [
+        ("flaky", "99", "error"),
+        ("flaky", "99", "ok"),
+        ("users", "99.9", "error"),
+        ("users", "99.9", "ok"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(found, expected);
+
+    // The threshold's bucket, by label equality: exactly one, le="0.25".
+    let buckets = r#"function_calls_duration_seconds_bucket{objective_name="users",objective_percentile="99"}"#;
+    let threshold_bucket = format!(
+        r#"label_join({buckets}, "same", "", "objective_latency_threshold") and label_join({buckets}, "same", "", "le")"#
+    );
+    let samples = prometheus
+        .query(&threshold_bucket)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let les: Vec<&str> = samples.iter().map(|s| s.label("le")).collect();
+    assert_eq!(les, ["0.25"], "`{threshold_bucket}` gave {samples:?}");
+    // A function without an objective has none of the labels.
+    let plain = prometheus
+        .query(r#"function_calls_total{function="fail",objective_name!=""}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(plain.is_empty(), "{plain:?}");
+}
