@@ -179,7 +179,9 @@ fn a_fast_burn_of_an_objective_pages_and_a_slow_burn_files_a_ticket() {
         webhook.url()
     );
     let alertmanager = Alertmanager::start(&config);
-    let service = Service::start(&[]);
+    // With the django-prometheus profile: the rules read the families it
+    // keeps.
+    let service = Service::start(&[("DJANGO_COMPAT", "true")]);
     let prometheus = Prometheus::start(
         &prometheus_config(
             &[ScrapeJob::django(&[service.addr])],
