@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+// `type` of db_errors_total: SQLite's result code (`ConstraintViolation`).
+use instrument_runtime::db::rusqlite_error_kind;
 use instrument_runtime::model_op;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -88,7 +90,7 @@ impl Repository {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    #[model_op(model = "user", op = select)]
+    #[model_op(model = "user", op = select, error_type = rusqlite_error_kind)]
     pub(crate) fn list_users(&self) -> rusqlite::Result<Vec<User>> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached("SELECT id, name, email FROM users ORDER BY id")?;
@@ -96,7 +98,7 @@ impl Repository {
         rows.collect()
     }
 
-    #[model_op(model = "user", op = select)]
+    #[model_op(model = "user", op = select, error_type = rusqlite_error_kind)]
     pub(crate) fn get_user(&self, id: i64) -> rusqlite::Result<Option<User>> {
         self.conn()
             .query_row(
@@ -107,7 +109,7 @@ impl Repository {
             .optional()
     }
 
-    #[model_op(model = "user", op = insert)]
+    #[model_op(model = "user", op = insert, error_type = rusqlite_error_kind)]
     pub(crate) fn insert_user(&self, user: &NewUser) -> rusqlite::Result<User> {
         let conn = self.conn();
         conn.execute(
@@ -122,7 +124,7 @@ impl Repository {
     }
 
     /// `Ok(None)` when there is no such user.
-    #[model_op(model = "user", op = update)]
+    #[model_op(model = "user", op = update, error_type = rusqlite_error_kind)]
     pub(crate) fn update_user(&self, id: i64, user: &NewUser) -> rusqlite::Result<Option<User>> {
         let changed = self.conn().execute(
             "UPDATE users SET name = ?1, email = ?2 WHERE id = ?3",
@@ -136,7 +138,7 @@ impl Repository {
     }
 
     /// `Ok(false)` when there is no such user.
-    #[model_op(model = "user", op = delete)]
+    #[model_op(model = "user", op = delete, error_type = rusqlite_error_kind)]
     pub(crate) fn delete_user(&self, id: i64) -> rusqlite::Result<bool> {
         Ok(self
             .conn()
@@ -144,7 +146,7 @@ impl Repository {
             == 1)
     }
 
-    #[model_op(model = "order", op = select)]
+    #[model_op(model = "order", op = select, error_type = rusqlite_error_kind)]
     pub(crate) fn list_orders(&self) -> rusqlite::Result<Vec<Order>> {
         let conn = self.conn();
         let mut statement =
@@ -153,7 +155,7 @@ impl Repository {
         rows.collect()
     }
 
-    #[model_op(model = "order", op = select)]
+    #[model_op(model = "order", op = select, error_type = rusqlite_error_kind)]
     pub(crate) fn get_order(&self, id: i64) -> rusqlite::Result<Option<Order>> {
         self.conn()
             .query_row(
@@ -166,7 +168,7 @@ impl Repository {
 
     /// A constraint error when the user does not exist or the quantity is
     /// not positive.
-    #[model_op(model = "order", op = insert)]
+    #[model_op(model = "order", op = insert, error_type = rusqlite_error_kind)]
     pub(crate) fn insert_order(&self, order: &NewOrder) -> rusqlite::Result<Order> {
         let conn = self.conn();
         conn.execute(
@@ -182,7 +184,7 @@ impl Repository {
     }
 
     /// `Ok(None)` when there is no such order.
-    #[model_op(model = "order", op = update)]
+    #[model_op(model = "order", op = update, error_type = rusqlite_error_kind)]
     pub(crate) fn update_order(
         &self,
         id: i64,
@@ -201,7 +203,7 @@ impl Repository {
     }
 
     /// `Ok(false)` when there is no such order.
-    #[model_op(model = "order", op = delete)]
+    #[model_op(model = "order", op = delete, error_type = rusqlite_error_kind)]
     pub(crate) fn delete_order(&self, id: i64) -> rusqlite::Result<bool> {
         Ok(self
             .conn()

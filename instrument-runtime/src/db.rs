@@ -108,3 +108,61 @@ pub(crate) fn register_connection_counters(rt: &Runtime, alias: &str, vendor: &s
         let _ = rt.counter(rt.builtin(family), labels);
     }
 }
+
+/// The kind of a rusqlite error, for `#[model_op(error_type = ..)]`: the
+/// `type` of `db_errors_total` is then SQLite's result code
+/// (`ConstraintViolation`, `DatabaseBusy`, `DatabaseLocked`, `ReadOnly`,
+/// ...) or rusqlite's own kind (`QueryReturnedNoRows`, `InvalidColumnType`,
+/// ...), a short and bounded set, rather than `rusqlite::error::Error` for
+/// every failure.
+///
+/// ```
+/// use instrument_runtime::model_op;
+/// use rusqlite::Connection;
+///
+/// #[model_op(model = "user", op = insert, error_type = instrument_runtime::db::rusqlite_error_kind)]
+/// fn insert(db: &Connection, email: &str) -> rusqlite::Result<usize> {
+///     db.execute("INSERT INTO user (email) VALUES (?1)", [email])
+/// }
+///
+/// let metrics = instrument_runtime::Builder::new().db_vendor("sqlite").install()?;
+/// let db = Connection::open_in_memory().unwrap();
+/// db.execute("CREATE TABLE user (email TEXT UNIQUE)", []).unwrap();
+/// insert(&db, "ada@example.com").unwrap();
+/// insert(&db, "ada@example.com").unwrap_err(); // the UNIQUE constraint
+/// assert!(metrics.render().contains(
+///     r#"db_errors_total{alias="default",vendor="sqlite",type="ConstraintViolation"} 1"#
+/// ));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+#[cfg(feature = "rusqlite-0_37")]
+pub fn rusqlite_error_kind(error: &rusqlite::Error) -> String {
+    use rusqlite::Error;
+    if let Some(code) = error.sqlite_error_code() {
+        return format!("{code:?}");
+    }
+    let kind = match error {
+        Error::SqliteSingleThreadedMode => "SqliteSingleThreadedMode",
+        Error::FromSqlConversionFailure(..) => "FromSqlConversionFailure",
+        Error::IntegralValueOutOfRange(..) => "IntegralValueOutOfRange",
+        Error::Utf8Error(..) => "Utf8Error",
+        Error::NulError(..) => "NulError",
+        Error::InvalidParameterName(..) => "InvalidParameterName",
+        Error::InvalidPath(..) => "InvalidPath",
+        Error::ExecuteReturnedResults => "ExecuteReturnedResults",
+        Error::QueryReturnedNoRows => "QueryReturnedNoRows",
+        Error::QueryReturnedMoreThanOneRow => "QueryReturnedMoreThanOneRow",
+        Error::InvalidColumnIndex(..) => "InvalidColumnIndex",
+        Error::InvalidColumnName(..) => "InvalidColumnName",
+        Error::InvalidColumnType(..) => "InvalidColumnType",
+        Error::StatementChangedRows(..) => "StatementChangedRows",
+        Error::ToSqlConversionFailure(..) => "ToSqlConversionFailure",
+        Error::InvalidQuery => "InvalidQuery",
+        Error::MultipleStatement => "MultipleStatement",
+        Error::InvalidParameterCount(..) => "InvalidParameterCount",
+        // Kinds of features this crate does not turn on, and kinds of
+        // later releases.
+        _ => "Other",
+    };
+    kind.to_owned()
+}

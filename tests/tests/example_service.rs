@@ -122,7 +122,8 @@ fn exact_values_after_known_traffic() {
     let db_error = [
         ("alias", "default"),
         ("vendor", "sqlite"),
-        ("type", "rusqlite::error::Error"),
+        // The duplicate e-mail: SQLite's UNIQUE constraint, by its kind.
+        ("type", "ConstraintViolation"),
     ];
     assert_eq!(
         sample(&page, "django_db_errors_total", &db_error),
