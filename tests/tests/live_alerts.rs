@@ -29,6 +29,31 @@ fn strings(value: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A Prometheus scraping `service`, evaluating the rule file `(name,
+/// text)` and sending to `alertmanager`, once it has scraped the service.
+fn evaluating(service: &Service, rules: (&str, &str), alertmanager: &Alertmanager) -> Prometheus {
+    let prometheus = Prometheus::start(
+        &prometheus_config(
+            &[ScrapeJob::django(&[service.addr])],
+            &[rules.0],
+            Some(alertmanager.addr()),
+        ),
+        &[rules],
+    );
+    prometheus.wait_for_targets("django", 1);
+    prometheus
+}
+
+/// What a failed wait shows: Prometheus's alerts and both servers' logs.
+fn context(prometheus: &Prometheus, alertmanager: &Alertmanager) -> String {
+    let alerts = prometheus.api("alerts").unwrap_or_else(Value::String);
+    format!(
+        "--- Prometheus alerts ---\n{alerts}\n{}\n{}",
+        prometheus.context(),
+        alertmanager.logs()
+    )
+}
+
 /// A rule as Prometheus loaded it: (labels, annotations).
 fn loaded_rule(
     prometheus: &Prometheus,
@@ -57,23 +82,8 @@ fn documented_alerts_fire_into_alertmanager_and_reach_the_webhook() {
     let alertmanager = Alertmanager::start(&Alertmanager::webhook_config(&webhook.url()));
     // 700 ms: above the 0.5 s of HighRequestLatency.
     let service = Service::start(&[("SLOW_MS", "700")]);
-    let prometheus = Prometheus::start(
-        &prometheus_config(
-            &[ScrapeJob::django(&[service.addr])],
-            &["alert_rules.yml"],
-            Some(alertmanager.addr()),
-        ),
-        &[("alert_rules.yml", &rules)],
-    );
-    prometheus.wait_for_targets("django", 1);
-    let context = || {
-        let alerts = prometheus.api("alerts").unwrap_or_else(Value::String);
-        format!(
-            "--- Prometheus alerts ---\n{alerts}\n{}\n{}",
-            prometheus.context(),
-            alertmanager.logs()
-        )
-    };
+    let prometheus = evaluating(&service, ("alert_rules.yml", &rules), &alertmanager);
+    let context = || context(&prometheus, &alertmanager);
 
     let stop = AtomicBool::new(false);
     let firing = |name: &'static str| {
@@ -182,23 +192,8 @@ fn a_fast_burn_of_an_objective_pages_and_a_slow_burn_files_a_ticket() {
     // With the django-prometheus profile: the rules read the families it
     // keeps.
     let service = Service::start(&[("DJANGO_COMPAT", "true")]);
-    let prometheus = Prometheus::start(
-        &prometheus_config(
-            &[ScrapeJob::django(&[service.addr])],
-            &["objective_rules.yml"],
-            Some(alertmanager.addr()),
-        ),
-        &[("objective_rules.yml", &rules)],
-    );
-    prometheus.wait_for_targets("django", 1);
-    let context = || {
-        let alerts = prometheus.api("alerts").unwrap_or_else(Value::String);
-        format!(
-            "--- Prometheus alerts ---\n{alerts}\n{}\n{}",
-            prometheus.context(),
-            alertmanager.logs()
-        )
-    };
+    let prometheus = evaluating(&service, ("objective_rules.yml", &rules), &alertmanager);
+    let context = || context(&prometheus, &alertmanager);
     let firing = |severity: &str, long: &str| {
         format!(
             r#"count(ALERTS{{alertname="ErrorBudgetBurn",alertstate="firing",objective="flaky",view="/flaky",severity="{severity}",long_window="{long}"}})"#

@@ -130,15 +130,12 @@ impl Site for Counted {
     }
 
     fn objectives(&'static self) -> Option<SiteObjectives> {
-        if self.objectives.is_empty() {
-            return None;
-        }
-        Some(SiteObjectives {
-            function: self.function,
-            module: self.module,
-            indicator: Indicator::Success,
-            objectives: self.objectives,
-        })
+        SiteObjectives::of(
+            self.function,
+            self.module,
+            Indicator::Success,
+            self.objectives,
+        )
     }
 }
 

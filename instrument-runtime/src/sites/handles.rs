@@ -58,6 +58,23 @@ pub struct SiteObjectives {
     pub objectives: &'static [Objective],
 }
 
+impl SiteObjectives {
+    /// The objectives of a site, `None` when it has none.
+    pub(super) fn of(
+        function: &'static str,
+        module: &'static str,
+        indicator: Indicator,
+        objectives: &'static [Objective],
+    ) -> Option<SiteObjectives> {
+        (!objectives.is_empty()).then_some(SiteObjectives {
+            function,
+            module,
+            indicator,
+            objectives,
+        })
+    }
+}
+
 /// A family named by the user (`name = ".."` in a macro).
 #[derive(Debug)]
 pub struct Custom {

@@ -109,15 +109,12 @@ impl Site for Timed {
     }
 
     fn objectives(&'static self) -> Option<SiteObjectives> {
-        if self.objectives.is_empty() {
-            return None;
-        }
-        Some(SiteObjectives {
-            function: self.function,
-            module: self.module,
-            indicator: Indicator::Latency,
-            objectives: self.objectives,
-        })
+        SiteObjectives::of(
+            self.function,
+            self.module,
+            Indicator::Latency,
+            self.objectives,
+        )
     }
 }
 
