@@ -1,5 +1,6 @@
 //! The repository: users and their orders in SQLite, one `#[model_op]` per
-//! operation.
+//! operation for the model families, and every statement of its connection
+//! counted by the rusqlite integration.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -65,20 +66,29 @@ pub(crate) struct Repository {
 }
 
 impl Repository {
-    /// Open (or create) the database file and bring its schema up to date.
-    pub(crate) fn open(path: &Path) -> rusqlite::Result<Self> {
+    /// Open (or create) the database file and, with `migrate`, bring its
+    /// schema up to date; the migrations run and pending are reported to
+    /// `/metrics/` (`django_migrations_applied_total`, `_unapplied_total`).
+    pub(crate) fn open(path: &Path, migrate: bool) -> rusqlite::Result<Self> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Off by default in SQLite: an order for an unknown user is then a
         // constraint error (a 409 and a `db_errors_total` increment).
         conn.pragma_update(None, "foreign_keys", true)?;
-        let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        let tx = conn.transaction()?;
-        for migration in MIGRATIONS.iter().skip(applied) {
-            tx.execute_batch(migration)?;
+        let mut applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if migrate {
+            let tx = conn.transaction()?;
+            for migration in MIGRATIONS.iter().skip(applied) {
+                tx.execute_batch(migration)?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+            tx.commit()?;
+            applied = MIGRATIONS.len();
         }
-        tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
-        tx.commit()?;
+        instrument_runtime::db::migrations(applied, MIGRATIONS.len().saturating_sub(applied));
+        // From here on, every statement the repository runs counts in
+        // db_execute_total and its latency, once.
+        instrument_runtime::db::rusqlite::instrument(&conn);
         Ok(Repository {
             conn: Mutex::new(conn),
         })

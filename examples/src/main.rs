@@ -3,7 +3,10 @@
 //! `/metrics/` served on the application's own port.
 //!
 //! Settings (environment): `BIND` (default `127.0.0.1:8000`), `DATABASE_PATH`
-//! (default `example.db`, created on first start), `SLOW_MS` (default 600),
+//! (default `example.db`, created on first start), `MIGRATE` (default
+//! `true`; `false` starts without running pending migrations, as a deploy
+//! before its migrations run, reported in
+//! `django_migrations_unapplied_total`), `SLOW_MS` (default 600),
 //! `CACHE_CAPACITY` (default 1000), `DJANGO_COMPAT` (default `false`: `true`
 //! adds django-prometheus's own families, for dashboards built on them),
 //! `METRICS_TOKEN_FILE` (unset: `/metrics/` is open; set: a file holding the
@@ -81,6 +84,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let print_rules = print_rules_flag()?;
     let bind: SocketAddr = setting("BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?;
     let database: PathBuf = setting("DATABASE_PATH", PathBuf::from("example.db"))?;
+    let migrate: bool = setting("MIGRATE", true)?;
     let slow = Duration::from_millis(setting("SLOW_MS", 600)?);
     let capacity: usize = setting("CACHE_CAPACITY", 1000)?;
     let django_compat: bool = setting("DJANGO_COMPAT", false)?;
@@ -132,7 +136,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    let repo = match db::Repository::open(&database) {
+    let repo = match db::Repository::open(&database, migrate) {
         Ok(repo) => {
             instrument_runtime::db::connection_opened();
             repo

@@ -102,6 +102,10 @@ families! {
         "Database execution latency in seconds.";
     DB_ERRORS = "db_errors_total", Counter,
         "Database executions that returned an error, by error type.";
+    MIGRATIONS_APPLIED = "migrations_applied_total", Gauge,
+        "Count of applied migrations by database connection";
+    MIGRATIONS_UNAPPLIED = "migrations_unapplied_total", Gauge,
+        "Count of unapplied migrations by database connection";
     CACHE_HITS = "cache_hits_total", Counter,
         "Cache lookups that found a value.";
     CACHE_MISSES = "cache_misses_total", Counter,

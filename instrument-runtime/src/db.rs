@@ -1,6 +1,25 @@
-//! Hooks for what the macros cannot see: the connections a pool opens.
+//! What the macros cannot see: the statements a connection runs, the
+//! connections a pool opens, and the migrations a database has run.
 //!
-//! django-prometheus counts new database connections
+//! **Statements.** `#[model_op]` counts the calls of a repository function;
+//! django-prometheus counts every statement of every connection, because it
+//! wraps the database backend. An integration does the same for a
+//! connection of a Rust driver: one line where the connection is opened,
+//! and every statement it runs counts in `db_execute_total` and
+//! `db_execute_latency_seconds` (and with the django-prometheus profile
+//! `db_query_duration_seconds`), with its alias and the driver's vendor.
+//! [`rusqlite::instrument`] does it for rusqlite.
+//!
+//! Next to an integration, `#[model_op]` keeps the families the integration
+//! does not record, and counts nothing twice:
+//!
+//! | family | no integration | rusqlite integration on the alias |
+//! |---|---|---|
+//! | `db_execute_total`, `db_execute_latency_seconds`, `db_query_duration_seconds` | `#[model_op]`, per call | the integration, per statement |
+//! | `db_errors_total{type}` | `#[model_op]` | `#[model_op]` (rusqlite's hooks do not see a statement's result) |
+//! | `db_execute_many_total`, `model_{inserts,updates,deletes}_total` | `#[model_op]` | `#[model_op]` |
+//!
+//! **Connections.** django-prometheus counts new database connections
 //! (`db_new_connections_total{alias, vendor}`) and failed attempts
 //! (`db_new_connection_errors_total`). A Rust pool opens connections on its
 //! own, so the application reports them, for example from sqlx's
@@ -20,11 +39,20 @@
 //! These families belong to the django-prometheus profile
 //! ([`Builder::django_compat`](crate::Builder::django_compat)): without it,
 //! the hooks record nothing.
+//!
+//! **Migrations.** [`migrations`] reports how many of a database's
+//! migrations have run and how many have not, in django-prometheus's
+//! `migrations_applied_total` and `migrations_unapplied_total` gauges, which
+//! the django-mixin dashboards show and its `DjangoMigrationsUnapplied`
+//! alert reads.
 
-use metrics::Label;
+#[cfg(feature = "rusqlite-0_37")]
+pub mod rusqlite;
+
+use metrics::{Counter, Histogram, Label, SharedString};
 
 use crate::catalogue::compat::{DB_NEW_CONNECTIONS, DB_NEW_CONNECTION_ERRORS};
-use crate::catalogue::Family;
+use crate::catalogue::{self, Family};
 use crate::runtime::{self, Runtime};
 
 /// A connection was opened, on the settings' DB alias and vendor.
@@ -97,6 +125,131 @@ fn count(family: &Family, database: Option<(&str, &str)>) {
     rt.counter(rt.builtin(family), labels).increment(1);
 }
 
+/// The migrations of the settings' database ([`Builder::db_alias`](crate::Builder::db_alias)):
+/// how many have run and how many have not, in
+/// `migrations_applied_total{connection}` and
+/// `migrations_unapplied_total{connection}`, as django-prometheus reports
+/// Django's. Report them after start-up migrations run, and again whenever
+/// they change.
+///
+/// ```
+/// instrument_runtime::install()?;
+/// // Deployed with two migrations not yet run.
+/// instrument_runtime::db::migrations(5, 2);
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"migrations_applied_total{connection="default"} 5"#));
+/// assert!(page.contains(r#"migrations_unapplied_total{connection="default"} 2"#));
+/// // After running them.
+/// instrument_runtime::db::migrations(7, 0);
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"migrations_unapplied_total{connection="default"} 0"#));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+pub fn migrations(applied: usize, unapplied: usize) {
+    let Some(rt) = runtime::get() else { return };
+    let alias = rt.db_alias.clone();
+    set_migrations(rt, alias, applied, unapplied);
+}
+
+/// The migrations of the database `alias`, for an application with more
+/// than one.
+///
+/// ```
+/// instrument_runtime::install()?;
+/// instrument_runtime::db::migrations_on("analytics", 3, 1);
+/// let page = instrument_runtime::installed().unwrap().render();
+/// assert!(page.contains(r#"migrations_unapplied_total{connection="analytics"} 1"#));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+pub fn migrations_on(alias: &str, applied: usize, unapplied: usize) {
+    let Some(rt) = runtime::get() else { return };
+    set_migrations(rt, alias.to_owned().into(), applied, unapplied);
+}
+
+fn set_migrations(rt: &Runtime, alias: SharedString, applied: usize, unapplied: usize) {
+    for (family, count) in [
+        (&catalogue::MIGRATIONS_APPLIED, applied),
+        (&catalogue::MIGRATIONS_UNAPPLIED, unapplied),
+    ] {
+        let labels = vec![Label::new("connection", alias.clone())];
+        // Counts of migrations are far below f64's exact integers.
+        #[allow(clippy::cast_precision_loss)]
+        rt.gauge(rt.builtin(family), labels).set(count as f64);
+    }
+}
+
+/// The statement families of one database: its alias and vendor.
+pub(crate) struct Statements {
+    execute: Counter,
+    latency: Histogram,
+    /// django-prometheus's `db_query_duration_seconds`, with the profile on.
+    query_duration: Option<Histogram>,
+    /// The full name of `db_errors_total`.
+    errors: String,
+    pub(crate) alias: SharedString,
+    pub(crate) vendor: SharedString,
+    /// What an integration records of the alias.
+    pub(crate) coverage: &'static runtime::Coverage,
+}
+
+impl Statements {
+    /// The families of the database `alias` of `vendor`, created at 0 (with
+    /// the profile, its connection counters too).
+    pub(crate) fn new(rt: &Runtime, alias: SharedString, vendor: SharedString) -> Self {
+        let labels = || {
+            vec![
+                Label::new("alias", alias.clone()),
+                Label::new("vendor", vendor.clone()),
+            ]
+        };
+        let query_duration = rt.django_compat.then(|| {
+            register_connection_counters(rt, &alias, &vendor);
+            rt.histogram(rt.builtin(&catalogue::compat::DB_QUERY_DURATION), labels())
+        });
+        Statements {
+            execute: rt.counter(rt.builtin(&catalogue::DB_EXECUTE), labels()),
+            latency: rt.histogram(rt.builtin(&catalogue::DB_EXECUTE_LATENCY), labels()),
+            query_duration,
+            errors: rt.builtin(&catalogue::DB_ERRORS),
+            coverage: rt.databases.coverage(&alias),
+            alias,
+            vendor,
+        }
+    }
+
+    /// `statements` statements ran (or started: failed ones count too).
+    #[inline]
+    pub(crate) fn executed(&self, statements: u64) {
+        self.execute.increment(statements);
+    }
+
+    /// An execution took `seconds`.
+    #[inline]
+    pub(crate) fn took(&self, seconds: f64) {
+        self.latency.record(seconds);
+        if let Some(query_duration) = &self.query_duration {
+            query_duration.record(seconds);
+        }
+    }
+
+    /// An execution failed with an error of `error_type`, admitted by the
+    /// cardinality guard.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn failed(&self, error_type: SharedString) {
+        let Some(rt) = runtime::get() else { return };
+        let error_type = rt
+            .cardinality
+            .admit(&rt.registry, &self.errors, vec![error_type]);
+        let labels = vec![
+            Label::new("alias", self.alias.clone()),
+            Label::new("vendor", self.vendor.clone()),
+            Label::new("type", error_type.into_iter().next().unwrap_or_default()),
+        ];
+        rt.counter(self.errors.clone(), labels).increment(1);
+    }
+}
+
 /// Create both connection counters at 0 for a database the program uses.
 pub(crate) fn register_connection_counters(rt: &Runtime, alias: &str, vendor: &str) {
     for family in [&DB_NEW_CONNECTIONS, &DB_NEW_CONNECTION_ERRORS] {
@@ -136,8 +289,8 @@ pub(crate) fn register_connection_counters(rt: &Runtime, alias: &str, vendor: &s
 /// # Ok::<(), instrument_runtime::Error>(())
 /// ```
 #[cfg(feature = "rusqlite-0_37")]
-pub fn rusqlite_error_kind(error: &rusqlite::Error) -> String {
-    use rusqlite::Error;
+pub fn rusqlite_error_kind(error: &::rusqlite::Error) -> String {
+    use ::rusqlite::Error;
     if let Some(code) = error.sqlite_error_code() {
         return format!("{code:?}");
     }

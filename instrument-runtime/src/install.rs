@@ -301,6 +301,7 @@ pub(crate) fn install_runtime(
         django_compat: settings.django_compat,
         cardinality,
         access,
+        databases: Default::default(),
     })?;
     if let Some(info) = build_info {
         let name = runtime.builtin(&catalogue::BUILD_INFO);

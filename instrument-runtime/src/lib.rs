@@ -175,6 +175,8 @@
 //! | [`timed`] | `function_calls_duration_seconds` (histogram) | function, module |
 //! | [`model_op`] | `db_execute_total`, `db_execute_latency_seconds`, `db_errors_total`, `model_{inserts,updates,deletes}_total` | alias, vendor (type); model |
 //! | [`cache_lookup`] | `cache_hits_total`, `cache_misses_total` | backend |
+//! | [`db::rusqlite::instrument`] | `db_execute_total`, `db_execute_latency_seconds` for every statement of a connection | alias, vendor |
+//! | [`db::migrations`] | `migrations_applied_total`, `migrations_unapplied_total` (gauges) | connection |
 //!
 //! With a service name ([`Builder::service_name`], or `OTEL_SERVICE_NAME`
 //! in the environment), the two function families also carry

@@ -156,6 +156,12 @@ impl Service {
         let _ = self.child.wait();
     }
 
+    /// Change one setting for the next [`restart`](Self::restart).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.env.retain(|(key, _)| key != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
     /// Kill the service if it runs and start it again on the same address,
     /// with the same database and settings; returns once it accepts
     /// connections again.

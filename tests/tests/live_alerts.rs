@@ -5,7 +5,7 @@
 //! webhook inside the test, with their names, labels and annotations.
 //! The example service's objective rules, on a timeline 60 times shorter,
 //! page through Alertmanager on a fast burn and only file a ticket on a
-//! slow one.
+//! slow one. Pending migrations fire django-mixin's alert until they run.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use e2e::{
-    errors_and_slow_requests, example_service_bin, monitoring_file, prometheus_config,
+    errors_and_slow_requests, example_service_bin, monitoring_file, prometheus_config, sample,
     shorten_rules, Alertmanager, Prometheus, ScrapeJob, Service, StopOnDrop, Webhook,
 };
 
@@ -286,6 +286,58 @@ fn a_fast_burn_of_an_objective_pages_and_a_slow_burn_files_a_ticket() {
             for alert in delivery["alerts"].as_array().into_iter().flatten() {
                 assert_eq!(alert["labels"]["severity"], "page", "{delivery}");
             }
+        }
+    });
+}
+
+/// django-mixin's `DjangoMigrationsUnapplied`, as shipped: a service
+/// deployed before its two migrations ran fires it; once they run (the
+/// service restarted with `MIGRATE=true` on the same database) it resolves.
+#[test]
+fn pending_migrations_fire_django_mixins_alert_until_they_run() {
+    let shipped = monitoring_file("alert_rules.yml");
+    let rules = std::fs::read_to_string(&shipped)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", shipped.display()));
+    let rules = shorten_rules(&rules, "15s", "3s");
+    let alertmanager = Alertmanager::start(&Alertmanager::webhook_config("http://127.0.0.1:9/"));
+    let mut service = Service::start(&[("MIGRATE", "false")]);
+    let page = service.scrape();
+    let connection = [("connection", "default")];
+    assert_eq!(
+        sample(&page, "django_migrations_unapplied_total", &connection),
+        Some(2.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "django_migrations_applied_total", &connection),
+        Some(0.0),
+        "{page}"
+    );
+    let prometheus = evaluating(&service, ("alert_rules.yml", &rules), &alertmanager);
+    let firing = r#"ALERTS{alertname="DjangoMigrationsUnapplied",alertstate="firing",job="django",severity="warning"}"#;
+    prometheus.wait_for_value(firing, 1.0);
+
+    service.set("MIGRATE", "true");
+    service.restart();
+    let page = service.scrape();
+    assert_eq!(
+        sample(&page, "django_migrations_unapplied_total", &connection),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "django_migrations_applied_total", &connection),
+        Some(2.0),
+        "{page}"
+    );
+    // The schema is there now: the service serves its users.
+    assert_eq!(service.request("GET", "/users", None).0, 200);
+    prometheus.wait_for("DjangoMigrationsUnapplied resolved", |p| {
+        let alerts = p.query(r#"ALERTS{alertname="DjangoMigrationsUnapplied"}"#)?;
+        let unapplied = p.query("sum(django_migrations_unapplied_total)")?;
+        match (alerts.as_slice(), unapplied.as_slice()) {
+            ([], [zero]) if zero.value == 0.0 => Ok(()),
+            _ => Err(format!("alerts {alerts:?}, unapplied {unapplied:?}")),
         }
     });
 }

@@ -106,6 +106,7 @@ fn promtool_checks_the_alert_rules() {
         "HighErrorRate",
         "HighDatabaseErrorRate",
         "CacheHitRatioLow",
+        "DjangoMigrationsUnapplied",
         "TargetDown",
     ];
     assert_eq!(alerts, expected);

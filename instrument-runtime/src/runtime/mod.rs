@@ -11,6 +11,7 @@
 //! does after that is the handle's own atomic work.
 
 mod cardinality;
+mod databases;
 mod registry;
 
 use std::sync::{Arc, OnceLock};
@@ -18,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use metrics::{Counter, Gauge, Histogram, Label, SharedString};
 
 pub(crate) use self::cardinality::Cardinality;
+pub(crate) use self::databases::{Coverage, Databases};
 pub(crate) use self::registry::Registry;
 use crate::access::Access;
 use crate::catalogue::{Family, Kind};
@@ -43,6 +45,8 @@ pub(crate) struct Runtime {
     pub(crate) service_name: Option<SharedString>,
     /// The objectives of the program's call sites and routes, checked.
     pub(crate) objectives: Vec<crate::objective::Attached>,
+    /// What the database integrations record, per alias.
+    pub(crate) databases: Databases,
 }
 
 /// The installed runtime, if [`install`](crate::install) has succeeded.

@@ -3,13 +3,14 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
-use metrics::{Counter, Histogram, Label, SharedString};
+use metrics::{Counter, Label, SharedString};
 use quanta::Instant;
 
 use super::handles::{resolve, Site};
 use super::outcome::{exited, Outcome};
 use crate::catalogue;
-use crate::runtime::{self, Runtime};
+use crate::db::Statements;
+use crate::runtime::Runtime;
 
 /// The operation of a `#[model_op]` function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,17 +37,11 @@ pub struct ModelOp {
 }
 
 struct DbHandles {
-    execute: Counter,
-    latency: Histogram,
-    /// django-prometheus's `db_query_duration_seconds`, with the profile on.
-    query_duration: Option<Histogram>,
+    statements: Statements,
     /// django-prometheus's `db_execute_many_total`, for a bulk site with the
     /// profile on.
     execute_many: Option<Counter>,
     model: Option<Counter>,
-    errors: String,
-    alias: SharedString,
-    vendor: SharedString,
 }
 
 impl ModelOp {
@@ -95,24 +90,14 @@ impl ModelOp {
                 model = Some(counter);
             }
         }
-        let query_duration = rt.django_compat.then(|| {
-            crate::db::register_connection_counters(rt, &alias, &vendor);
-            let family = rt.builtin(&catalogue::compat::DB_QUERY_DURATION);
-            rt.histogram(family, db_labels())
-        });
         let execute_many = (rt.django_compat && self.bulk).then(|| {
             let family = rt.builtin(&catalogue::compat::DB_EXECUTE_MANY);
             rt.counter(family, db_labels())
         });
         DbHandles {
-            execute: rt.counter(rt.builtin(&catalogue::DB_EXECUTE), db_labels()),
+            statements: Statements::new(rt, alias, vendor),
             execute_many,
-            latency: rt.histogram(rt.builtin(&catalogue::DB_EXECUTE_LATENCY), db_labels()),
-            query_duration,
             model,
-            errors: rt.builtin(&catalogue::DB_ERRORS),
-            alias,
-            vendor,
         }
     }
 
@@ -125,23 +110,6 @@ impl ModelOp {
 impl Site for ModelOp {
     fn register(&'static self) {
         self.handles();
-    }
-}
-
-impl DbHandles {
-    #[cold]
-    #[inline(never)]
-    fn error(&self, error_type: SharedString) {
-        let Some(rt) = runtime::get() else { return };
-        let error_type = rt
-            .cardinality
-            .admit(&rt.registry, &self.errors, vec![error_type]);
-        let labels = vec![
-            Label::new("alias", self.alias.clone()),
-            Label::new("vendor", self.vendor.clone()),
-            Label::new("type", error_type.into_iter().next().unwrap_or_default()),
-        ];
-        rt.counter(self.errors.clone(), labels).increment(1);
     }
 }
 
@@ -166,7 +134,11 @@ impl DbGuard {
     pub fn new(site: &'static ModelOp, statements: u64) -> Self {
         let handles = site.handles();
         if let Some(handles) = handles {
-            handles.execute.increment(statements);
+            // Next to an integration, which counts each statement itself,
+            // the call counts in the families the integration does not.
+            if !handles.statements.coverage.statements() {
+                handles.statements.executed(statements);
+            }
             if let Some(execute_many) = &handles.execute_many {
                 execute_many.increment(statements);
             }
@@ -206,10 +178,8 @@ impl Drop for DbGuard {
     #[inline]
     fn drop(&mut self) {
         let Some(handles) = self.handles else { return };
-        let seconds = self.start.elapsed().as_secs_f64();
-        handles.latency.record(seconds);
-        if let Some(query_duration) = &handles.query_duration {
-            query_duration.record(seconds);
+        if !handles.statements.coverage.statements() {
+            handles.statements.took(self.start.elapsed().as_secs_f64());
         }
         match self
             .outcome
@@ -221,10 +191,10 @@ impl Drop for DbGuard {
                     model.increment(self.statements);
                 }
             }
-            Some(Err(error_type)) => handles.error(error_type),
+            Some(Err(error_type)) => handles.statements.failed(error_type),
             None => {
                 if Outcome::unfinished(&self.polling) == Outcome::Panic {
-                    handles.error(SharedString::const_str("panic"));
+                    handles.statements.failed(SharedString::const_str("panic"));
                 }
             }
         }

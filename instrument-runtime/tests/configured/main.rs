@@ -18,6 +18,8 @@ mod before_install;
 mod build_info;
 mod cardinality;
 mod compat_db_cache;
+#[cfg(feature = "rusqlite-0_37")]
+mod db_rusqlite;
 mod endpoint_hardening;
 mod endpoint_listen;
 #[cfg(feature = "exemplars")]
