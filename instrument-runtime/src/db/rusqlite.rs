@@ -190,12 +190,15 @@ const HOOKS: [fn(TraceEvent<'_>); ALIASES] = [
 fn traced<const SLOT: usize>(event: TraceEvent<'_>) {
     match event {
         TraceEvent::Stmt(statement, text) => {
-            // A statement's start reports its own text; a trigger's
-            // subprogram, or a statement run inside another's step, a
-            // comment made for the event.
-            let sql = statement.sql();
-            if text.as_ptr() == sql.as_ptr() {
-                started(sql.as_ptr() as usize);
+            if text.starts_with("-- ") {
+                // A trigger's subprogram (its statement started already), a
+                // statement run inside another's step, or one that begins
+                // with a comment: the statement's own text tells them
+                // apart.
+                started(statement.sql().as_ptr() as usize);
+            } else {
+                // The statement's own text, which SQLite passes as it is.
+                started(text.as_ptr() as usize);
             }
         }
         TraceEvent::Profile(statement, sqlite_elapsed) => {
@@ -204,7 +207,7 @@ fn traced<const SLOT: usize>(event: TraceEvent<'_>) {
             };
             // SQLite's own figure has the resolution of its clock, a
             // millisecond: the hook's start, when it saw it, is finer.
-            let elapsed = finished(statement.sql().as_ptr() as usize).unwrap_or(sqlite_elapsed);
+            let elapsed = finished(|| statement.sql().as_ptr() as usize).unwrap_or(sqlite_elapsed);
             statements.executed(1);
             statements.took(elapsed.as_secs_f64());
         }
@@ -225,16 +228,28 @@ fn started(statement: usize) {
             return;
         }
         if started.len() == RUNNING {
-            // A start whose end the hook missed.
+            // A start whose end the hook missed (another hook replaced
+            // this one meanwhile).
             started.remove(0);
         }
         started.push((statement, Instant::now()));
     });
 }
 
-fn finished(statement: usize) -> Option<Duration> {
+/// The time since `statement` (its SQL text's address) started. A
+/// statement ends on the thread it started on (rusqlite's statements stay
+/// on their thread), so with one started the end is its own, and the text
+/// is read only when several run at once.
+fn finished(statement: impl FnOnce() -> usize) -> Option<Duration> {
     STARTED.with_borrow_mut(|started| {
-        let index = started.iter().rposition(|(known, _)| *known == statement)?;
+        let index = match started.len() {
+            0 => return None,
+            1 => 0,
+            _ => {
+                let statement = statement();
+                started.iter().rposition(|(known, _)| *known == statement)?
+            }
+        };
         Some(started.remove(index).1.elapsed())
     })
 }

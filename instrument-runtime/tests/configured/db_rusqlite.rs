@@ -96,11 +96,15 @@ fn a_transaction_counts_its_begin_and_commit_and_a_trigger_counts_in_its_stateme
             .unwrap();
         tx.commit().unwrap();
         let audited: i64 = db
-            .query_row("SELECT count(*) FROM audit", [], |row| row.get(0))
+            .query_row(
+                "-- what the trigger wrote\nSELECT count(*) FROM audit",
+                [],
+                |row| row.get(0),
+            )
             .unwrap();
         assert_eq!(audited, 2);
         // BEGIN, two inserts (their trigger's insert inside each), COMMIT,
-        // the count.
+        // the count (which begins with a comment, as a trigger's event does).
         assert_eq!(statements(&scrape(), "default"), (5, 5));
     });
 }
@@ -271,5 +275,37 @@ fn statements_before_install_are_not_counted() {
         common::metrics();
         db.execute("INSERT INTO t VALUES (1)", []).unwrap();
         assert_eq!(statements(&scrape(), "default"), (1, 1));
+    });
+}
+
+#[test]
+fn statements_that_run_at_once_each_have_their_own_time() {
+    common::isolated(|| {
+        common::metrics();
+        let db = users();
+        db.execute_batch("INSERT INTO user VALUES ('ada@example.com'), ('grace@example.com')")
+            .unwrap();
+        instrument(&db);
+        let labels = sqlite("default");
+        let (count_before, _) = scrape().histogram(LATENCY, &labels);
+        let fast_before = scrape().bucket(LATENCY, &labels, 0.025);
+        // A statement read in part and left open for 40 ms, while a second
+        // one runs from start to end; then the first one ends.
+        let mut slow = db.prepare("SELECT email FROM user").unwrap();
+        let mut rows = slow.query([]).unwrap();
+        assert!(rows.next().unwrap().is_some());
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM user", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+        drop(rows);
+        drop(slow);
+        let page = scrape();
+        let (count, _) = page.histogram(LATENCY, &labels);
+        assert_eq!(count - count_before, 2);
+        // The second one took no 25 ms; the first one 40 ms and more.
+        assert_eq!(page.bucket(LATENCY, &labels, 0.025) - fast_before, 1);
+        assert_eq!(page.bucket(LATENCY, &labels, 0.05) - fast_before, 2);
     });
 }
