@@ -8,16 +8,19 @@
 //! and every statement it runs counts in `db_execute_total` and
 //! `db_execute_latency_seconds` (and with the django-prometheus profile
 //! `db_query_duration_seconds`), with its alias and the driver's vendor.
-//! [`rusqlite::instrument`] does it for rusqlite.
+//! [`rusqlite::instrument`] does it for a rusqlite connection,
+//! [`diesel::instrument_every_connection`] for every diesel connection
+//! (errors by kind and new connections too).
 //!
 //! Next to an integration, `#[model_op]` keeps the families the integration
 //! does not record, and counts nothing twice:
 //!
-//! | family | no integration | rusqlite integration on the alias |
-//! |---|---|---|
-//! | `db_execute_total`, `db_execute_latency_seconds`, `db_query_duration_seconds` | `#[model_op]`, per call | the integration, per statement |
-//! | `db_errors_total{type}` | `#[model_op]` | `#[model_op]` (rusqlite's hooks do not see a statement's result) |
-//! | `db_execute_many_total`, `model_{inserts,updates,deletes}_total` | `#[model_op]` | `#[model_op]` |
+//! | family | no integration | rusqlite | diesel |
+//! |---|---|---|---|
+//! | `db_execute_total`, `db_execute_latency_seconds`, `db_query_duration_seconds` | `#[model_op]`, per call | the integration, per statement | the integration, per query |
+//! | `db_errors_total{type}` | `#[model_op]` | `#[model_op]` (SQLite's hooks do not see a statement's result) | the integration, by diesel's kind |
+//! | `db_new_connections_total`, `db_new_connection_errors_total` | [`connection_opened`] / [`connection_failed`] | the same | the integration |
+//! | `db_execute_many_total`, `model_{inserts,updates,deletes}_total` | `#[model_op]` | `#[model_op]` | `#[model_op]` |
 //!
 //! **Connections.** django-prometheus counts new database connections
 //! (`db_new_connections_total{alias, vendor}`) and failed attempts
@@ -46,6 +49,8 @@
 //! the django-mixin dashboards show and its `DjangoMigrationsUnapplied`
 //! alert reads.
 
+#[cfg(feature = "diesel-2")]
+pub mod diesel;
 #[cfg(feature = "rusqlite-0_37")]
 pub mod rusqlite;
 

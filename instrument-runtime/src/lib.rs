@@ -176,6 +176,7 @@
 //! | [`model_op`] | `db_execute_total`, `db_execute_latency_seconds`, `db_errors_total`, `model_{inserts,updates,deletes}_total` | alias, vendor (type); model |
 //! | [`cache_lookup`] | `cache_hits_total`, `cache_misses_total` | backend |
 //! | [`db::rusqlite::instrument`] | `db_execute_total`, `db_execute_latency_seconds` for every statement of a connection | alias, vendor |
+//! | [`db::diesel::instrument_every_connection`] | the same for every diesel query, `db_errors_total` by diesel's kind of error, new connections | alias, vendor (type) |
 //! | [`db::migrations`] | `migrations_applied_total`, `migrations_unapplied_total` (gauges) | connection |
 //!
 //! With a service name ([`Builder::service_name`], or `OTEL_SERVICE_NAME`

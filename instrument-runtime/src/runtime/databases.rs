@@ -32,6 +32,8 @@ impl Databases {
 pub(crate) struct Coverage {
     /// Every statement: `db_execute_total` and the latency families.
     statements: AtomicBool,
+    /// Every failed statement, by its error's kind: `db_errors_total`.
+    errors: AtomicBool,
 }
 
 impl Coverage {
@@ -41,9 +43,24 @@ impl Coverage {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// Does an integration count the alias's failed statements?
+    #[inline]
+    pub(crate) fn errors(&self) -> bool {
+        self.errors.load(Ordering::Relaxed)
+    }
+
     /// An integration counts the alias's statements from now on.
-    #[cfg_attr(not(feature = "rusqlite-0_37"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "rusqlite-0_37", feature = "diesel-2")),
+        allow(dead_code)
+    )]
     pub(crate) fn count_statements(&self) {
         self.statements.store(true, Ordering::Relaxed);
+    }
+
+    /// An integration counts the alias's failed statements from now on.
+    #[cfg_attr(not(feature = "diesel-2"), allow(dead_code))]
+    pub(crate) fn count_errors(&self) {
+        self.errors.store(true, Ordering::Relaxed);
     }
 }

@@ -191,7 +191,11 @@ impl Drop for DbGuard {
                     model.increment(self.statements);
                 }
             }
-            Some(Err(error_type)) => handles.statements.failed(error_type),
+            Some(Err(error_type)) => {
+                if !handles.statements.coverage.errors() {
+                    handles.statements.failed(error_type);
+                }
+            }
             None => {
                 if Outcome::unfinished(&self.polling) == Outcome::Panic {
                     handles.statements.failed(SharedString::const_str("panic"));

@@ -18,6 +18,8 @@ mod before_install;
 mod build_info;
 mod cardinality;
 mod compat_db_cache;
+#[cfg(feature = "diesel-2")]
+mod db_diesel;
 #[cfg(feature = "rusqlite-0_37")]
 mod db_rusqlite;
 mod endpoint_hardening;
