@@ -75,13 +75,15 @@ impl Repository {
         // Off by default in SQLite: an order for an unknown user is then a
         // constraint error (a 409 and a `db_errors_total` increment).
         conn.pragma_update(None, "foreign_keys", true)?;
-        let mut applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        // 0 for a new file; only ever set below, to a count of migrations.
+        let mut applied = usize::try_from(version).unwrap_or(0);
         if migrate {
             let tx = conn.transaction()?;
             for migration in MIGRATIONS.iter().skip(applied) {
                 tx.execute_batch(migration)?;
             }
-            tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             tx.commit()?;
             applied = MIGRATIONS.len();
         }

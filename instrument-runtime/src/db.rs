@@ -10,17 +10,20 @@
 //! `db_query_duration_seconds`), with its alias and the driver's vendor.
 //! [`rusqlite::instrument`] does it for a rusqlite connection,
 //! [`diesel::instrument_every_connection`] for every diesel connection
-//! (errors by kind and new connections too).
+//! (errors by kind and new connections too), [`sqlx::SqlxLayer`] for the
+//! queries sqlx reports to `tracing`.
 //!
 //! Next to an integration, `#[model_op]` keeps the families the integration
-//! does not record, and counts nothing twice:
+//! does not record, and counts nothing twice (set
+//! [`Builder::db_vendor`](crate::Builder::db_vendor) to the integration's
+//! vendor, so that both label the alias alike):
 //!
-//! | family | no integration | rusqlite | diesel |
-//! |---|---|---|---|
-//! | `db_execute_total`, `db_execute_latency_seconds`, `db_query_duration_seconds` | `#[model_op]`, per call | the integration, per statement | the integration, per query |
-//! | `db_errors_total{type}` | `#[model_op]` | `#[model_op]` (SQLite's hooks do not see a statement's result) | the integration, by diesel's kind |
-//! | `db_new_connections_total`, `db_new_connection_errors_total` | [`connection_opened`] / [`connection_failed`] | the same | the integration |
-//! | `db_execute_many_total`, `model_{inserts,updates,deletes}_total` | `#[model_op]` | `#[model_op]` | `#[model_op]` |
+//! | family | no integration | rusqlite | diesel | sqlx |
+//! |---|---|---|---|---|
+//! | `db_execute_total`, `db_execute_latency_seconds`, `db_query_duration_seconds` | `#[model_op]`, per call | the integration, per statement | the integration, per query | the layer, per query sqlx reports |
+//! | `db_errors_total{type}` | `#[model_op]` | `#[model_op]` (SQLite's hooks do not see a statement's result) | the integration, by diesel's kind | `#[model_op]` (sqlx's event does not carry the result) |
+//! | `db_new_connections_total`, `db_new_connection_errors_total` | [`connection_opened`] / [`connection_failed`] | the same | the integration | the same, from `after_connect` |
+//! | `db_execute_many_total`, `model_{inserts,updates,deletes}_total` | `#[model_op]` | `#[model_op]` | `#[model_op]` | `#[model_op]` |
 //!
 //! **Connections.** django-prometheus counts new database connections
 //! (`db_new_connections_total{alias, vendor}`) and failed attempts
@@ -51,8 +54,10 @@
 
 #[cfg(feature = "diesel-2")]
 pub mod diesel;
-#[cfg(feature = "rusqlite-0_37")]
+#[cfg(feature = "rusqlite-0_39")]
 pub mod rusqlite;
+#[cfg(feature = "sqlx-0_9")]
+pub mod sqlx;
 
 use metrics::{Counter, Histogram, Label, SharedString};
 
@@ -293,7 +298,7 @@ pub(crate) fn register_connection_counters(rt: &Runtime, alias: &str, vendor: &s
 /// ));
 /// # Ok::<(), instrument_runtime::Error>(())
 /// ```
-#[cfg(feature = "rusqlite-0_37")]
+#[cfg(feature = "rusqlite-0_39")]
 pub fn rusqlite_error_kind(error: &::rusqlite::Error) -> String {
     use ::rusqlite::Error;
     if let Some(code) = error.sqlite_error_code() {

@@ -177,6 +177,7 @@
 //! | [`cache_lookup`] | `cache_hits_total`, `cache_misses_total` | backend |
 //! | [`db::rusqlite::instrument`] | `db_execute_total`, `db_execute_latency_seconds` for every statement of a connection | alias, vendor |
 //! | [`db::diesel::instrument_every_connection`] | the same for every diesel query, `db_errors_total` by diesel's kind of error, new connections | alias, vendor (type) |
+//! | [`db::sqlx::SqlxLayer`] | the same for every query sqlx reports to `tracing` | alias, vendor |
 //! | [`db::migrations`] | `migrations_applied_total`, `migrations_unapplied_total` (gauges) | connection |
 //!
 //! With a service name ([`Builder::service_name`], or `OTEL_SERVICE_NAME`

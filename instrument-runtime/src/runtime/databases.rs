@@ -51,7 +51,7 @@ impl Coverage {
 
     /// An integration counts the alias's statements from now on.
     #[cfg_attr(
-        not(any(feature = "rusqlite-0_37", feature = "diesel-2")),
+        not(any(feature = "rusqlite-0_39", feature = "diesel-2")),
         allow(dead_code)
     )]
     pub(crate) fn count_statements(&self) {

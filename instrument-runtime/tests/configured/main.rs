@@ -20,8 +20,10 @@ mod cardinality;
 mod compat_db_cache;
 #[cfg(feature = "diesel-2")]
 mod db_diesel;
-#[cfg(feature = "rusqlite-0_37")]
+#[cfg(feature = "rusqlite-0_39")]
 mod db_rusqlite;
+#[cfg(feature = "sqlx-0_9")]
+mod db_sqlx;
 mod endpoint_hardening;
 mod endpoint_listen;
 #[cfg(feature = "exemplars")]
