@@ -13,21 +13,7 @@ use instrument_runtime::{model_op, Builder};
 
 use common::{scrape, Page};
 
-const EXECUTE: &str = "db_execute_total";
-const LATENCY: &str = "db_execute_latency_seconds";
-const ERRORS: &str = "db_errors_total";
-
-fn sqlite(alias: &str) -> [(&str, &str); 2] {
-    [("alias", alias), ("vendor", "sqlite")]
-}
-
-/// `(queries, latency samples)` counted on `alias`.
-fn queries(page: &Page, alias: &str) -> (u64, u64) {
-    (
-        page.count(EXECUTE, &sqlite(alias)),
-        page.histogram(LATENCY, &sqlite(alias)).0,
-    )
-}
+use crate::db_statements::{sqlite, statements as queries, ERRORS};
 
 fn errors(page: &Page, alias: &str, kind: &str) -> Option<f64> {
     page.value(

@@ -7,26 +7,12 @@ use crate::common;
 
 use std::time::Instant;
 
-use common::{scrape, Page};
+use common::scrape;
 use instrument_runtime::db::{rusqlite::instrument, rusqlite::instrument_as, rusqlite_error_kind};
 use instrument_runtime::{model_op, Builder};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
-const EXECUTE: &str = "db_execute_total";
-const LATENCY: &str = "db_execute_latency_seconds";
-const ERRORS: &str = "db_errors_total";
-
-fn sqlite(alias: &str) -> [(&str, &str); 2] {
-    [("alias", alias), ("vendor", "sqlite")]
-}
-
-/// `(statements, latency samples)` counted on `alias`.
-fn statements(page: &Page, alias: &str) -> (u64, u64) {
-    (
-        page.count(EXECUTE, &sqlite(alias)),
-        page.histogram(LATENCY, &sqlite(alias)).0,
-    )
-}
+use crate::db_statements::{sqlite, statements, ERRORS, LATENCY};
 
 fn users() -> Connection {
     let db = Connection::open_in_memory().unwrap();

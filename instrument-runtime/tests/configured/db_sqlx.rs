@@ -13,22 +13,9 @@ use sqlx::SqlitePool;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::Layer;
 
-use common::{scrape, Page};
+use common::scrape;
 
-const EXECUTE: &str = "db_execute_total";
-const LATENCY: &str = "db_execute_latency_seconds";
-
-fn sqlite(alias: &str) -> [(&str, &str); 2] {
-    [("alias", alias), ("vendor", "sqlite")]
-}
-
-/// `(queries, latency samples)` counted on `alias`.
-fn queries(page: &Page, alias: &str) -> (u64, u64) {
-    (
-        page.count(EXECUTE, &sqlite(alias)),
-        page.histogram(LATENCY, &sqlite(alias)).0,
-    )
-}
+use crate::db_statements::{sqlite, statements as queries, EXECUTE, LATENCY};
 
 /// The layer, next to a log output that shows only warnings: the layer
 /// sees sqlx's `DEBUG` events all the same.

@@ -24,6 +24,8 @@ mod db_diesel;
 mod db_rusqlite;
 #[cfg(feature = "sqlx-0_9")]
 mod db_sqlx;
+#[cfg(any(feature = "rusqlite-0_39", feature = "diesel-2", feature = "sqlx-0_9"))]
+mod db_statements;
 mod endpoint_hardening;
 mod endpoint_listen;
 #[cfg(feature = "exemplars")]
