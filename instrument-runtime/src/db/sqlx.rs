@@ -38,11 +38,15 @@
 //! ..)]`), which leave the statements to the layer (see [the
 //! table](crate::db)). sqlx's own pool opens connections with
 //! `after_connect`: [`connection_opened`](crate::db::connection_opened)
-//! counts them there.
+//! counts them there. [`report_migrations`] reports what sqlx's migrator
+//! has run and has still to run.
 
+use std::ops::Deref;
 use std::sync::OnceLock;
 
 use metrics::SharedString;
+use sqlx_core::acquire::Acquire;
+use sqlx_core::migrate::{Migrate, MigrateError, Migrator};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -159,4 +163,111 @@ impl Visit for Elapsed {
     }
 
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// Report how many of `migrator`'s migrations the database behind
+/// `connection` has run and how many it has not, on the settings' database
+/// alias: [`db::migrations`](crate::db::migrations) with sqlx's figures (its
+/// migrations table, created as `Migrator::run` creates it).
+///
+/// # Errors
+///
+/// sqlx's, when the applied migrations cannot be read.
+///
+/// ```
+/// use sqlx::migrate::{Migration, MigrationType, Migrator};
+/// use sqlx::SqlSafeStr;
+///
+/// let metrics = instrument_runtime::install()?;
+/// let migration = |version, sql: &'static str| {
+///     Migration::new(version, "".into(), MigrationType::Simple, sql.into_sql_str(), false)
+/// };
+/// let first = Migrator::with_migrations(vec![migration(1, "CREATE TABLE user (email TEXT)")]);
+/// let both = Migrator::with_migrations(vec![
+///     migration(1, "CREATE TABLE user (email TEXT)"),
+///     migration(2, "CREATE INDEX user_email ON user (email)"),
+/// ]);
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// runtime.block_on(async {
+///     let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+///     // The release before: one migration run. This one has two.
+///     first.run(&pool).await.unwrap();
+///     instrument_runtime::db::sqlx::report_migrations(&both, &pool).await.unwrap();
+/// });
+/// let page = metrics.render();
+/// assert!(page.contains(r#"migrations_applied_total{connection="default"} 1"#));
+/// assert!(page.contains(r#"migrations_unapplied_total{connection="default"} 1"#));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+pub async fn report_migrations<'a, A>(
+    migrator: &Migrator,
+    connection: A,
+) -> Result<(), MigrateError>
+where
+    A: Acquire<'a>,
+    <A::Connection as Deref>::Target: Migrate,
+{
+    let (applied, unapplied) = count_migrations(migrator, connection).await?;
+    super::migrations(applied, unapplied);
+    Ok(())
+}
+
+/// [`report_migrations`] on the database alias `alias`.
+///
+/// # Errors
+///
+/// sqlx's, when the applied migrations cannot be read.
+///
+/// ```
+/// use sqlx::migrate::Migrator;
+///
+/// let metrics = instrument_runtime::install()?;
+/// let none = Migrator::with_migrations(Vec::new());
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// runtime.block_on(async {
+///     let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+///     instrument_runtime::db::sqlx::report_migrations_on("events", &none, &pool).await.unwrap();
+/// });
+/// assert!(metrics.render().contains(r#"migrations_unapplied_total{connection="events"} 0"#));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+pub async fn report_migrations_on<'a, A>(
+    alias: &str,
+    migrator: &Migrator,
+    connection: A,
+) -> Result<(), MigrateError>
+where
+    A: Acquire<'a>,
+    <A::Connection as Deref>::Target: Migrate,
+{
+    let (applied, unapplied) = count_migrations(migrator, connection).await?;
+    super::migrations_on(alias, applied, unapplied);
+    Ok(())
+}
+
+/// `(applied, unapplied)`: the migrations the database lists as run, and
+/// the migrator's (up) migrations it does not list.
+async fn count_migrations<'a, A>(
+    migrator: &Migrator,
+    connection: A,
+) -> Result<(usize, usize), MigrateError>
+where
+    A: Acquire<'a>,
+    <A::Connection as Deref>::Target: Migrate,
+{
+    let mut connection = connection.acquire().await?;
+    let table = &migrator.table_name;
+    connection.ensure_migrations_table(table).await?;
+    let applied: Vec<i64> = connection
+        .list_applied_migrations(table)
+        .await?
+        .into_iter()
+        .map(|migration| migration.version)
+        .collect();
+    let unapplied = migrator
+        .iter()
+        .filter(|migration| migration.migration_type.is_up_migration())
+        .filter(|migration| !applied.contains(&migration.version))
+        .count();
+    Ok((applied.len(), unapplied))
 }

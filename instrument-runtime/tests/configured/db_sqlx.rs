@@ -160,3 +160,97 @@ fn model_op_next_to_the_layer_counts_models_and_errors_and_no_query_twice() {
         );
     });
 }
+
+#[test]
+fn a_busy_database_fails_a_query_that_still_counts() {
+    common::isolated(|| {
+        common::metrics();
+        subscribe(SqlxLayer::new("sqlite"));
+        let dir = std::env::temp_dir().join(format!("db-sqlx-busy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busy.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let error = block_on(async {
+            let connect = || {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.clone())
+            };
+            let writer = connect().await.unwrap();
+            sqlx::query("CREATE TABLE user (email TEXT NOT NULL UNIQUE)")
+                .execute(&writer)
+                .await
+                .unwrap();
+            let other = connect().await.unwrap();
+            let mut lock = writer.acquire().await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *lock)
+                .await
+                .unwrap();
+            let error = sqlx::query("INSERT INTO user VALUES ('ada@example.com')")
+                .execute(&other)
+                .await
+                .unwrap_err();
+            sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+            sqlx::query("INSERT INTO user VALUES ('ada@example.com')")
+                .execute(&other)
+                .await
+                .unwrap();
+            error
+        });
+        let code = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .unwrap_or_default();
+        assert_eq!(code, "5", "SQLITE_BUSY: {error}");
+        // Two connections' set-up, the table, BEGIN IMMEDIATE, the busy
+        // insert, ROLLBACK, the insert.
+        assert_eq!(queries(&scrape(), "default"), (2 + 1 + 4, 2 + 1 + 4));
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn migrations_are_reported_pending_then_applied() {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use sqlx::SqlSafeStr;
+
+    common::isolated(|| {
+        common::metrics();
+        let migration = |version, sql: &'static str| {
+            Migration::new(
+                version,
+                "".into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        };
+        let migrator = Migrator::with_migrations(vec![
+            migration(1, "CREATE TABLE user (email TEXT)"),
+            migration(2, "CREATE TABLE orders (item TEXT)"),
+            migration(3, "CREATE INDEX user_email ON user (email)"),
+        ]);
+        let reported = || {
+            let page = scrape();
+            let get = |family| page.get(family, &[("connection", "default")]);
+            (
+                get("migrations_applied_total"),
+                get("migrations_unapplied_total"),
+            )
+        };
+        block_on(async {
+            let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+            let report = instrument_runtime::db::sqlx::report_migrations;
+            report(&migrator, &pool).await.unwrap();
+            assert_eq!(reported(), (0.0, 3.0));
+            migrator.run(&pool).await.unwrap();
+            report(&migrator, &pool).await.unwrap();
+            assert_eq!(reported(), (3.0, 0.0));
+        });
+    });
+}
