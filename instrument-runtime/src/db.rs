@@ -50,10 +50,14 @@
 //! migrations have run and how many have not, in django-prometheus's
 //! `migrations_applied_total` and `migrations_unapplied_total` gauges, which
 //! the django-mixin dashboards show and its `DjangoMigrationsUnapplied`
-//! alert reads.
+//! alert reads. [`refinery::report_migrations`] and
+//! [`sqlx::report_migrations`] report them from refinery's and sqlx's
+//! migrators.
 
 #[cfg(feature = "diesel-2")]
 pub mod diesel;
+#[cfg(feature = "refinery-0_10")]
+pub mod refinery;
 #[cfg(feature = "rusqlite-0_39")]
 pub mod rusqlite;
 #[cfg(feature = "sqlx-0_9")]

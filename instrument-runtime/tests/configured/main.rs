@@ -20,6 +20,8 @@ mod cardinality;
 mod compat_db_cache;
 #[cfg(feature = "diesel-2")]
 mod db_diesel;
+#[cfg(feature = "refinery-0_10")]
+mod db_refinery;
 #[cfg(feature = "rusqlite-0_39")]
 mod db_rusqlite;
 #[cfg(feature = "sqlx-0_9")]
