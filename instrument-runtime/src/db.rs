@@ -22,7 +22,7 @@
 //! |---|---|---|---|---|
 //! | `db_execute_total`, `db_execute_latency_seconds`, `db_query_duration_seconds` | `#[model_op]`, per call | the integration, per statement | the integration, per query | the layer, per query sqlx reports |
 //! | `db_errors_total{type}` | `#[model_op]` | `#[model_op]` (SQLite's hooks do not see a statement's result) | the integration, by diesel's kind | `#[model_op]` (sqlx's event does not carry the result) |
-//! | `db_new_connections_total`, `db_new_connection_errors_total` | [`connection_opened`] / [`connection_failed`] | the same | the integration | the same, from `after_connect` |
+//! | `db_new_connections_total`, `db_new_connection_errors_total` | [`connection_opened`] / [`connection_failed`] | the same | the integration | [`sqlx::count_connection`] as the pool's `after_connect` |
 //! | `db_execute_many_total`, `model_{inserts,updates,deletes}_total` | `#[model_op]` | `#[model_op]` | `#[model_op]` | `#[model_op]` |
 //!
 //! **Connections.** django-prometheus counts new database connections

@@ -41,12 +41,15 @@
 //! counts them there. [`report_migrations`] reports what sqlx's migrator
 //! has run and has still to run.
 
+use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::OnceLock;
 
 use metrics::SharedString;
 use sqlx_core::acquire::Acquire;
 use sqlx_core::migrate::{Migrate, MigrateError, Migrator};
+use sqlx_core::pool::PoolConnectionMetadata;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -163,6 +166,42 @@ impl Visit for Elapsed {
     }
 
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// A pool's `after_connect`: counts each connection the pool opens in
+/// `db_new_connections_total` on the settings' database alias and vendor
+/// ([`db::connection_opened`](crate::db::connection_opened), with the
+/// django-prometheus profile). sqlx calls it for the connections it opens,
+/// not for the attempts that fail.
+///
+/// # Errors
+///
+/// None: the signature is the one `after_connect` takes.
+///
+/// ```
+/// let metrics = instrument_runtime::Builder::new()
+///     .django_compat(true)
+///     .db_vendor("sqlite")
+///     .install()?;
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// runtime.block_on(async {
+///     let pool = sqlx::sqlite::SqlitePoolOptions::new()
+///         .after_connect(instrument_runtime::db::sqlx::count_connection)
+///         .connect("sqlite::memory:")
+///         .await
+///         .unwrap();
+///     drop(pool.acquire().await.unwrap());
+/// });
+/// let page = metrics.render();
+/// assert!(page.contains(r#"db_new_connections_total{alias="default",vendor="sqlite"} 1"#));
+/// # Ok::<(), instrument_runtime::Error>(())
+/// ```
+pub fn count_connection<C>(
+    _connection: &mut C,
+    _metadata: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx_core::Error>> + Send + '_>> {
+    super::connection_opened();
+    Box::pin(std::future::ready(Ok(())))
 }
 
 /// Report how many of `migrator`'s migrations the database behind
