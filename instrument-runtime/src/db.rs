@@ -63,6 +63,8 @@ pub mod rusqlite;
 #[cfg(feature = "sqlx-0_9")]
 pub mod sqlx;
 
+use std::sync::{Mutex, PoisonError};
+
 use metrics::{Counter, Histogram, Label, SharedString};
 
 use crate::catalogue::compat::{DB_NEW_CONNECTIONS, DB_NEW_CONNECTION_ERRORS};
@@ -192,6 +194,58 @@ fn set_migrations(rt: &Runtime, alias: SharedString, applied: usize, unapplied: 
     }
 }
 
+/// What an integration records of a database alias, besides its
+/// statements.
+#[derive(Clone, Copy, Debug, Default)]
+#[cfg_attr(
+    not(any(feature = "rusqlite-0_39", feature = "diesel-2", feature = "sqlx-0_9")),
+    allow(dead_code)
+)]
+pub(crate) struct Covers {
+    /// Its failed statements, by kind.
+    pub(crate) errors: bool,
+    /// On the thread that runs each statement.
+    pub(crate) same_thread: bool,
+}
+
+/// Integrations set up before [`install`](crate::install): their aliases
+/// (`None`, the settings' one), covered once it runs.
+static PENDING: Mutex<Vec<(Option<String>, Covers)>> = Mutex::new(Vec::new());
+
+/// An integration records the statements of `alias` (`None`: the
+/// settings' one) from now on: `#[model_op]` leaves them to it. Before
+/// `install()`, from when it runs.
+#[cfg_attr(
+    not(any(feature = "rusqlite-0_39", feature = "diesel-2", feature = "sqlx-0_9")),
+    allow(dead_code)
+)]
+pub(crate) fn cover(alias: Option<&str>, covers: Covers) {
+    let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+    match runtime::get() {
+        Some(rt) => apply(rt, alias, covers),
+        None => pending.push((alias.map(str::to_owned), covers)),
+    }
+}
+
+/// Cover the aliases of the integrations set up before `install()`.
+pub(crate) fn cover_pending(rt: &Runtime) {
+    let pending = std::mem::take(&mut *PENDING.lock().unwrap_or_else(PoisonError::into_inner));
+    for (alias, covers) in pending {
+        apply(rt, alias.as_deref(), covers);
+    }
+}
+
+fn apply(rt: &Runtime, alias: Option<&str>, covers: Covers) {
+    let coverage = rt.databases.coverage(alias.unwrap_or(&rt.db_alias));
+    coverage.count_statements();
+    if covers.errors {
+        coverage.count_errors();
+    }
+    if covers.same_thread {
+        coverage.on_the_same_thread();
+    }
+}
+
 /// The statement families of one database: its alias and vendor.
 pub(crate) struct Statements {
     execute: Counter,
@@ -243,6 +297,23 @@ impl Statements {
         self.latency.record(seconds);
         if let Some(query_duration) = &self.query_duration {
             query_duration.record(seconds);
+        }
+    }
+
+    /// A statement that a synchronous integration saw ran for `seconds`,
+    /// on this thread; `failed` with an error of that type.
+    #[cfg_attr(
+        not(any(feature = "rusqlite-0_39", feature = "diesel-2")),
+        allow(dead_code)
+    )]
+    pub(crate) fn ran(&self, seconds: Option<f64>, failed: Option<&'static str>) {
+        self.executed(1);
+        if let Some(seconds) = seconds {
+            self.took(seconds);
+        }
+        runtime::Traced::statement(failed.is_some());
+        if let Some(error_type) = failed {
+            self.failed(SharedString::const_str(error_type));
         }
     }
 

@@ -303,6 +303,7 @@ pub(crate) fn install_runtime(
         access,
         databases: Default::default(),
     })?;
+    crate::db::cover_pending(runtime);
     if let Some(info) = build_info {
         let name = runtime.builtin(&catalogue::BUILD_INFO);
         let labels = info

@@ -42,14 +42,15 @@ use ::diesel::result::{ConnectionError, DatabaseErrorKind, Error};
 use metrics::SharedString;
 use quanta::Instant;
 
-use super::Statements;
+use super::{Covers, Statements};
 use crate::runtime;
 
 /// Give every diesel connection established from now on an
 /// [`Instrumentation`] on the settings' database alias
 /// ([`Builder::db_alias`](crate::Builder::db_alias)), its vendor from the
-/// database URL (`postgres://` is `postgresql`, `mysql://` is `mysql`,
-/// anything else `sqlite`, as django-prometheus names them).
+/// database URL (`postgres://` and libpq's `host=.. dbname=..` are
+/// `postgresql`, `mysql://` is `mysql`, a file name `sqlite`, as
+/// django-prometheus names them).
 ///
 /// # Errors
 ///
@@ -69,8 +70,17 @@ use crate::runtime;
 /// # Ok::<(), instrument_runtime::Error>(())
 /// ```
 pub fn instrument_every_connection() -> Result<(), Error> {
-    set_default_instrumentation(|| Some(Box::new(Instrumentation::from_url())))
+    set_default_instrumentation(|| Some(Box::new(Instrumentation::from_url())))?;
+    super::cover(None, COVERS);
+    Ok(())
 }
+
+/// What the integration records besides the statements: their errors, on
+/// the thread that runs them (diesel's connections are synchronous).
+const COVERS: Covers = Covers {
+    errors: true,
+    same_thread: true,
+};
 
 /// What one diesel connection reports, recorded: set it with
 /// [`Connection::set_instrumentation`](::diesel::Connection::set_instrumentation),
@@ -83,7 +93,7 @@ pub fn instrument_every_connection() -> Result<(), Error> {
 ///
 /// let metrics = instrument_runtime::install()?;
 /// let mut replica = SqliteConnection::establish(":memory:").unwrap();
-/// replica.set_instrumentation(Instrumentation::new("sqlite").alias("replica"));
+/// replica.set_instrumentation(Instrumentation::on_alias("replica", "sqlite"));
 /// replica.batch_execute("SELECT 1").unwrap();
 /// assert!(metrics.render().contains(r#"db_execute_total{alias="replica",vendor="sqlite"} 1"#));
 /// # Ok::<(), instrument_runtime::Error>(())
@@ -117,13 +127,15 @@ impl Instrumentation {
     /// # Ok::<(), instrument_runtime::Error>(())
     /// ```
     pub fn new(vendor: &str) -> Self {
+        super::cover(None, COVERS);
         Instrumentation {
             vendor: Some(vendor.to_owned().into()),
             ..Instrumentation::from_url()
         }
     }
 
-    /// On the database alias `alias` instead of the settings' one.
+    /// The instrumentation of a connection to a `vendor` database on the
+    /// database alias `alias`, for a program with more than one database.
     ///
     /// ```
     /// use diesel::connection::SimpleConnection;
@@ -132,17 +144,19 @@ impl Instrumentation {
     ///
     /// let metrics = instrument_runtime::install()?;
     /// let mut analytics = SqliteConnection::establish(":memory:").unwrap();
-    /// analytics.set_instrumentation(Instrumentation::new("sqlite").alias("analytics"));
+    /// analytics.set_instrumentation(Instrumentation::on_alias("analytics", "sqlite"));
     /// analytics.batch_execute("SELECT 1").unwrap();
     /// let page = metrics.render();
     /// assert!(page.contains(r#"db_execute_total{alias="analytics",vendor="sqlite"} 1"#));
     /// # Ok::<(), instrument_runtime::Error>(())
     /// ```
-    #[must_use]
-    pub fn alias(mut self, alias: &str) -> Self {
-        self.alias = Some(alias.to_owned().into());
-        self.statements = None;
-        self
+    pub fn on_alias(alias: &str, vendor: &str) -> Self {
+        super::cover(Some(alias), COVERS);
+        Instrumentation {
+            alias: Some(alias.to_owned().into()),
+            vendor: Some(vendor.to_owned().into()),
+            ..Instrumentation::from_url()
+        }
     }
 
     /// The vendor comes from the URL of the connection being established.
@@ -160,10 +174,7 @@ impl Instrumentation {
             let rt = runtime::get()?;
             let alias = self.alias.clone().unwrap_or_else(|| rt.db_alias.clone());
             let vendor = self.vendor.clone()?;
-            let statements = Statements::new(rt, alias, vendor);
-            statements.coverage.count_statements();
-            statements.coverage.count_errors();
-            self.statements = Some(statements);
+            self.statements = Some(Statements::new(rt, alias, vendor));
         }
         self.statements.as_ref()
     }
@@ -199,13 +210,8 @@ impl ::diesel::connection::Instrumentation for Instrumentation {
                 let Some(statements) = self.statements() else {
                     return;
                 };
-                statements.executed(1);
-                if let Some(started) = started {
-                    statements.took(started.elapsed().as_secs_f64());
-                }
-                if let Some(error) = error {
-                    statements.failed(SharedString::const_str(error_kind(error)));
-                }
+                let seconds = started.map(|started| started.elapsed().as_secs_f64());
+                statements.ran(seconds, error.map(error_kind));
             }
             _ => {}
         }
@@ -218,6 +224,13 @@ fn vendor_of(url: &str) -> &'static str {
     match scheme {
         "postgres" | "postgresql" => "postgresql",
         "mysql" | "mariadb" => "mysql",
+        // libpq's keyword/value form: `host=db dbname=app`.
+        "" if ["host=", "dbname=", "user="]
+            .iter()
+            .any(|key| url.contains(key)) =>
+        {
+            "postgresql"
+        }
         _ => "sqlite",
     }
 }
@@ -272,6 +285,7 @@ mod tests {
         for (url, vendor) in [
             ("postgres://app@db/app", "postgresql"),
             ("postgresql://app:secret@db:5432/app", "postgresql"),
+            ("host=db dbname=app user=app", "postgresql"),
             ("mysql://app@db/app", "mysql"),
             ("mariadb://app@db/app", "mysql"),
             ("app.db", "sqlite"),

@@ -26,8 +26,11 @@
 //! SQLite's hooks tell when a statement ends, not how: the `type` of
 //! `db_errors_total` comes from the functions that see the error, with
 //! [`#[model_op(error_type = db::rusqlite_error_kind)]`](crate::db::rusqlite_error_kind).
-//! On a connection with the integration, `#[model_op]` leaves the
-//! statements to it and counts the rest (see [the table](crate::db)).
+//! On an alias with an instrumented connection, `#[model_op]` leaves the
+//! statements to the hook and counts the rest (see [the table](crate::db)):
+//! instrument every connection of that alias. A call that fails before
+//! any statement runs (SQL that does not prepare) counts as the
+//! execution, as it would without the hook.
 //!
 //! A connection has one trace hook: [`Connection::trace_v2`] after
 //! [`instrument`] replaces this one, and [`instrument`] replaces any other.
@@ -42,7 +45,7 @@ use ::rusqlite::Connection;
 use metrics::SharedString;
 use quanta::Instant;
 
-use super::Statements;
+use super::{Covers, Statements};
 use crate::runtime;
 use crate::Error;
 
@@ -75,8 +78,9 @@ pub fn instrument(connection: &Connection) {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidSetting`] when `alias` would be a seventeenth alias:
-/// connections can be instrumented on sixteen aliases besides the settings'.
+/// [`Error::InvalidSetting`] when `alias` would be a sixteenth named alias:
+/// connections can be instrumented on fifteen named aliases besides the
+/// settings' one.
 ///
 /// ```
 /// use rusqlite::Connection;
@@ -94,10 +98,16 @@ pub fn instrument_as(connection: &Connection, alias: &str) -> Result<(), Error> 
 }
 
 fn hook(connection: &Connection, slot: usize) {
+    // `#[model_op]` leaves the alias's statements to the hook.
+    let alias = SLOTS[slot].alias.get().map(|alias| &**alias);
+    let covers = Covers {
+        errors: false,
+        same_thread: true,
+    };
+    super::cover(alias, covers);
     let events = TraceEventCodes::SQLITE_TRACE_STMT | TraceEventCodes::SQLITE_TRACE_PROFILE;
     connection.trace_v2(events, Some(HOOKS[slot]));
-    // The series exist at 0, and `#[model_op]` leaves the statements to
-    // the hook, from now on when the runtime is installed already.
+    // The series exist at 0 from now on, when the runtime is installed.
     SLOTS[slot].statements();
 }
 
@@ -158,9 +168,7 @@ impl Slot {
                 .get()
                 .cloned()
                 .unwrap_or_else(|| rt.db_alias.clone());
-            let statements = Statements::new(rt, alias, SharedString::const_str("sqlite"));
-            statements.coverage.count_statements();
-            statements
+            Statements::new(rt, alias, SharedString::const_str("sqlite"))
         }))
     }
 }
@@ -190,6 +198,10 @@ const HOOKS: [fn(TraceEvent<'_>); ALIASES] = [
 fn traced<const SLOT: usize>(event: TraceEvent<'_>) {
     match event {
         TraceEvent::Stmt(statement, text) => {
+            if runtime::get().is_none() {
+                // Not counted: no start to keep.
+                return;
+            }
             if text.starts_with("-- ") {
                 // A trigger's subprogram (its statement started already), a
                 // statement run inside another's step, or one that begins
@@ -202,14 +214,13 @@ fn traced<const SLOT: usize>(event: TraceEvent<'_>) {
             }
         }
         TraceEvent::Profile(statement, sqlite_elapsed) => {
-            let Some(statements) = SLOTS[SLOT].statements() else {
-                return;
-            };
             // SQLite's own figure has the resolution of its clock, a
             // millisecond: the hook's start, when it saw it, is finer.
             let elapsed = finished(|| statement.sql().as_ptr() as usize).unwrap_or(sqlite_elapsed);
-            statements.executed(1);
-            statements.took(elapsed.as_secs_f64());
+            let Some(statements) = SLOTS[SLOT].statements() else {
+                return;
+            };
+            statements.ran(Some(elapsed.as_secs_f64()), None);
         }
         _ => {}
     }

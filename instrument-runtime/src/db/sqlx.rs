@@ -30,16 +30,18 @@
 //! The event reaches the layer when the subscriber lets it through: give
 //! the other layers filters of their own (`fmt::layer().with_filter(..)`),
 //! as above, or let `sqlx::query=debug` through a filter on the whole
-//! subscriber. The statements a connection runs when it opens count too;
-//! the `BEGIN` and `COMMIT` of sqlx's transactions do not (sqlx does not
-//! report them). sqlx's event carries neither the pool nor the query's
-//! result: one layer counts one alias, and the `type` of `db_errors_total`
-//! comes from the functions that see the error (`#[model_op(error_type =
-//! ..)]`), which leave the statements to the layer (see [the
-//! table](crate::db)). sqlx's own pool opens connections with
-//! `after_connect`: [`connection_opened`](crate::db::connection_opened)
-//! counts them there. [`report_migrations`] reports what sqlx's migrator
-//! has run and has still to run.
+//! subscriber, and keep sqlx's `log_statements` and
+//! `log_slow_statements` levels on (their defaults): a query sqlx does not
+//! log is not counted. The statements a connection runs when it opens
+//! count too; the `BEGIN` and `COMMIT` of sqlx's transactions do not (sqlx
+//! does not report them). sqlx's event carries neither the pool nor the
+//! query's result: one layer counts one alias, and the `type` of
+//! `db_errors_total` comes from the functions that see the error
+//! (`#[model_op(error_type = ..)]`), which leave the statements to the
+//! layer (see [the table](crate::db)). With the django-prometheus profile,
+//! [`count_connection`] as the pool's `after_connect` counts the
+//! connections it opens. [`report_migrations`] reports what sqlx's
+//! migrator has run and has still to run.
 
 use std::future::Future;
 use std::ops::Deref;
@@ -54,7 +56,7 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
-use super::Statements;
+use super::{Covers, Statements};
 use crate::runtime;
 
 /// The target of the event sqlx emits when a query finishes.
@@ -97,6 +99,7 @@ impl SqlxLayer {
     /// # drop(subscriber);
     /// ```
     pub fn new(vendor: &str) -> Self {
+        super::cover(None, Covers::default());
         SqlxLayer {
             alias: None,
             vendor: vendor.to_owned().into(),
@@ -104,19 +107,23 @@ impl SqlxLayer {
         }
     }
 
-    /// On the database alias `alias` instead of the settings' one.
+    /// Count the queries of a `vendor` database on the database alias
+    /// `alias` instead of the settings' one.
     ///
     /// ```
     /// use tracing_subscriber::layer::SubscriberExt;
     ///
-    /// let layer = instrument_runtime::db::sqlx::SqlxLayer::new("postgresql").alias("orders");
+    /// let layer = instrument_runtime::db::sqlx::SqlxLayer::on_alias("orders", "postgresql");
     /// let subscriber = tracing_subscriber::registry().with(layer);
     /// # drop(subscriber);
     /// ```
-    #[must_use]
-    pub fn alias(mut self, alias: &str) -> Self {
-        self.alias = Some(alias.to_owned().into());
-        self
+    pub fn on_alias(alias: &str, vendor: &str) -> Self {
+        super::cover(Some(alias), Covers::default());
+        SqlxLayer {
+            alias: Some(alias.to_owned().into()),
+            vendor: vendor.to_owned().into(),
+            statements: OnceLock::new(),
+        }
     }
 
     fn statements(&self) -> Option<&Statements> {
@@ -126,9 +133,7 @@ impl SqlxLayer {
         let rt = runtime::get()?;
         Some(self.statements.get_or_init(|| {
             let alias = self.alias.clone().unwrap_or_else(|| rt.db_alias.clone());
-            let statements = Statements::new(rt, alias, self.vendor.clone());
-            statements.coverage.count_statements();
-            statements
+            Statements::new(rt, alias, self.vendor.clone())
         }))
     }
 }
@@ -297,11 +302,14 @@ where
     let mut connection = connection.acquire().await?;
     let table = &migrator.table_name;
     connection.ensure_migrations_table(table).await?;
+    // A migration that failed part-way is listed, and is not applied.
+    let dirty = connection.dirty_version(table).await?;
     let applied: Vec<i64> = connection
         .list_applied_migrations(table)
         .await?
         .into_iter()
         .map(|migration| migration.version)
+        .filter(|version| Some(*version) != dirty)
         .collect();
     let unapplied = migrator
         .iter()

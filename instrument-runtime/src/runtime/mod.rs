@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use metrics::{Counter, Gauge, Histogram, Label, SharedString};
 
 pub(crate) use self::cardinality::Cardinality;
-pub(crate) use self::databases::{Coverage, Databases};
+pub(crate) use self::databases::{Coverage, Databases, Traced};
 pub(crate) use self::registry::Registry;
 use crate::access::Access;
 use crate::catalogue::{Family, Kind};

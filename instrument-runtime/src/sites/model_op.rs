@@ -10,7 +10,7 @@ use super::handles::{resolve, Site};
 use super::outcome::{exited, Outcome};
 use crate::catalogue;
 use crate::db::Statements;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Traced};
 
 /// The operation of a `#[model_op]` function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +124,9 @@ pub struct DbGuard {
     /// See [`DbGuard::exits`].
     exited: Option<Result<(), SharedString>>,
     polling: AtomicBool,
+    /// Next to an integration that records on the calling thread: what it
+    /// had recorded on this thread when the call started.
+    traced: Option<Traced>,
 }
 
 impl DbGuard {
@@ -133,11 +136,15 @@ impl DbGuard {
     #[inline]
     pub fn new(site: &'static ModelOp, statements: u64) -> Self {
         let handles = site.handles();
+        let mut traced = None;
         if let Some(handles) = handles {
             // Next to an integration, which counts each statement itself,
             // the call counts in the families the integration does not.
-            if !handles.statements.coverage.statements() {
+            let coverage = handles.statements.coverage;
+            if !coverage.statements() {
                 handles.statements.executed(statements);
+            } else if coverage.same_thread() {
+                traced = Some(Traced::now());
             }
             if let Some(execute_many) = &handles.execute_many {
                 execute_many.increment(statements);
@@ -150,6 +157,7 @@ impl DbGuard {
             outcome: None,
             exited: None,
             polling: AtomicBool::new(true),
+            traced,
         }
     }
 
@@ -178,8 +186,10 @@ impl Drop for DbGuard {
     #[inline]
     fn drop(&mut self) {
         let Some(handles) = self.handles else { return };
-        if !handles.statements.coverage.statements() {
-            handles.statements.took(self.start.elapsed().as_secs_f64());
+        let statements = &handles.statements;
+        let seconds = self.start.elapsed().as_secs_f64();
+        if !statements.coverage.statements() {
+            statements.took(seconds);
         }
         match self
             .outcome
@@ -192,8 +202,23 @@ impl Drop for DbGuard {
                 }
             }
             Some(Err(error_type)) => {
-                if !handles.statements.coverage.errors() {
-                    handles.statements.failed(error_type);
+                // What the integration saw of the call, when it records on
+                // this thread.
+                let seen = self.traced.and_then(Traced::since);
+                if seen.is_some_and(|(ran, _)| ran == 0) {
+                    // The error came before a statement ran (SQL that does
+                    // not prepare, a parameter that does not bind): the call
+                    // counts as the execution, as without an integration.
+                    statements.executed(self.statements);
+                    statements.took(seconds);
+                }
+                // An integration that names errors has named this one,
+                // unless it saw the call fail nowhere (diesel reports no
+                // error for a query that fails while rows are read).
+                let named =
+                    statements.coverage.errors() && seen.is_none_or(|(_, failed)| failed > 0);
+                if !named {
+                    statements.failed(error_type);
                 }
             }
             None => {

@@ -148,10 +148,10 @@ fn insert_user(db: &mut SqliteConnection, email: &str) -> diesel::QueryResult<us
 #[test]
 fn model_op_next_to_the_integration_counts_models_and_no_query_or_error_twice() {
     common::isolated(|| {
-        common::metrics();
+        common::install_once(|| Builder::new().db_vendor("sqlite"));
         let mut db = SqliteConnection::establish(":memory:").unwrap();
         db.batch_execute(SCHEMA).unwrap();
-        db.set_instrumentation(Instrumentation::new("sqlite").alias("users"));
+        db.set_instrumentation(Instrumentation::on_alias("users", "sqlite"));
         insert_user(&mut db, "ada@example.com").unwrap();
         insert_user(&mut db, "ada@example.com").unwrap_err();
         let page = scrape();
@@ -160,5 +160,38 @@ fn model_op_next_to_the_integration_counts_models_and_no_query_or_error_twice() 
         // The integration's kind, once; none of #[model_op]'s own.
         assert_eq!(errors(&page, "users", "UniqueViolation"), Some(1.0));
         assert_eq!(page.series(ERRORS).len(), 1, "{:?}", page.series(ERRORS));
+    });
+}
+
+#[model_op(model = "report", op = select, alias = "reports", error_type = diesel_kind)]
+fn overflow(db: &mut SqliteConnection) -> diesel::QueryResult<i64> {
+    // Fails while its row is read: diesel reports the query without an error.
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "abs(-9223372036854775807 - 1)",
+    ))
+    .get_result(db)
+}
+
+#[test]
+fn an_error_diesel_does_not_report_is_model_ops_to_count() {
+    common::isolated(|| {
+        common::install_once(|| Builder::new().db_vendor("sqlite"));
+        let mut db = SqliteConnection::establish(":memory:").unwrap();
+        db.set_instrumentation(Instrumentation::on_alias("reports", "sqlite"));
+        let error = overflow(&mut db).unwrap_err();
+        assert!(error.to_string().contains("integer overflow"), "{error}");
+        let page = scrape();
+        assert_eq!(queries(&page, "reports"), (1, 1));
+        let errors = page.series(ERRORS);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0]["type"].starts_with("DatabaseError"), "{errors:?}");
+        // #[model_op]'s own series on the alias carry the same vendor.
+        assert_eq!(
+            page.value(
+                crate::db_statements::EXECUTE,
+                &[("alias", "reports"), ("vendor", "unknown")]
+            ),
+            None
+        );
     });
 }

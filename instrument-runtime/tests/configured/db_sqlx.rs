@@ -96,7 +96,7 @@ fn every_query_counts_once_failed_ones_included() {
 fn a_slow_query_counts_with_its_time() {
     common::isolated(|| {
         common::metrics();
-        subscribe(SqlxLayer::new("sqlite").alias("reports"));
+        subscribe(SqlxLayer::on_alias("reports", "sqlite"));
         let slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n";
         let (n, outside) = block_on(async {
             let pool = pool().await;
@@ -138,7 +138,7 @@ fn model_op_next_to_the_layer_counts_models_and_errors_and_no_query_twice() {
     common::isolated(|| {
         // The vendor of #[model_op]'s series, as the layer's.
         common::install_once(|| instrument_runtime::Builder::new().db_vendor("sqlite"));
-        subscribe(SqlxLayer::new("sqlite").alias("users"));
+        subscribe(SqlxLayer::on_alias("users", "sqlite"));
         block_on(async {
             let pool = pool().await;
             insert_user(&pool, "ada@example.com").await.unwrap();
