@@ -187,9 +187,10 @@ impl Drop for DbGuard {
     fn drop(&mut self) {
         let Some(handles) = self.handles else { return };
         let statements = &handles.statements;
-        let seconds = self.start.elapsed().as_secs_f64();
+        let start = self.start;
+        let seconds = move || start.elapsed().as_secs_f64();
         if !statements.coverage.statements() {
-            statements.took(seconds);
+            statements.took(seconds());
         }
         match self
             .outcome
@@ -210,7 +211,7 @@ impl Drop for DbGuard {
                     // not prepare, a parameter that does not bind): the call
                     // counts as the execution, as without an integration.
                     statements.executed(self.statements);
-                    statements.took(seconds);
+                    statements.took(seconds());
                 }
                 // An integration that names errors has named this one,
                 // unless it saw the call fail nowhere (diesel reports no
