@@ -29,9 +29,10 @@ pub struct Server {
     addr: SocketAddr,
     child: Child,
     log: PathBuf,
-    /// The executable and its arguments, to start it again.
+    /// The executable, its arguments and environment, to start it again.
     program: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     /// Whether the server at the address answers.
     ready: Ready,
     // Dropped after the process is killed (fields drop after `drop` runs).
@@ -81,12 +82,29 @@ impl Server {
         args: impl Fn(SocketAddr, &Path) -> Vec<String>,
         ready: Ready,
     ) -> Server {
+        Server::start_in(name, program, dir, &[], args, ready)
+    }
+
+    /// [`start_checked`](Self::start_checked) with variables `env` added
+    /// to the server's environment.
+    pub fn start_in(
+        name: &'static str,
+        program: &Path,
+        dir: TempDir,
+        env: &[(&str, &str)],
+        args: impl Fn(SocketAddr, &Path) -> Vec<String>,
+        ready: Ready,
+    ) -> Server {
         let log = dir.path().join(format!("{name}.log"));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         for attempt in 1..=5 {
             let addr = free_addr();
             let args = args(addr, dir.path());
             File::create(&log).expect("creating the log file");
-            match spawn_ready(name, program, &args, dir.path(), &log, addr, &ready) {
+            match spawn_ready(name, program, &args, &env, dir.path(), &log, addr, &ready) {
                 Ok(child) => {
                     return Server {
                         name,
@@ -95,6 +113,7 @@ impl Server {
                         log,
                         program: program.to_owned(),
                         args,
+                        env,
                         ready,
                         dir,
                     }
@@ -116,6 +135,7 @@ impl Server {
             self.name,
             &self.program,
             &self.args,
+            &self.env,
             self.dir.path(),
             &self.log,
             self.addr,
@@ -173,10 +193,12 @@ impl Drop for Server {
 /// Start `program` with `args` in `dir`, its output appended to `log`, and
 /// wait until `GET /-/ready` on `addr` answers 200: the child, or its exit
 /// status if it exited first.
+#[allow(clippy::too_many_arguments)]
 fn spawn_ready(
     name: &str,
     program: &Path,
     args: &[String],
+    env: &[(String, String)],
     dir: &Path,
     log: &Path,
     addr: SocketAddr,
@@ -190,6 +212,7 @@ fn spawn_ready(
     let err = out.try_clone().expect("sharing the log file");
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(out)
@@ -351,6 +374,43 @@ impl Prometheus {
             },
         );
         Prometheus { server }
+    }
+
+    /// One of an HA pair: [`start_with`](Self::start_with), with
+    /// `PROMETHEUS_REPLICA=replica` in its environment, which the HA
+    /// configuration's `replica` external label expands.
+    /// `files` may name subdirectories (`targets/backend-1.json`).
+    pub fn start_replica(config: &str, files: &[(&str, &str)], replica: &str) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        std::fs::write(dir.path().join("prometheus.yml"), config).expect("writing prometheus.yml");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("creating a directory for a file");
+            }
+            std::fs::write(path, text).expect("writing a file");
+        }
+        let server = Server::start_in(
+            "prometheus",
+            &tool("prometheus", "prometheus"),
+            dir,
+            &[("PROMETHEUS_REPLICA", replica)],
+            |addr, dir| {
+                vec![
+                    format!("--config.file={}", dir.join("prometheus.yml").display()),
+                    format!("--storage.tsdb.path={}", dir.join("data").display()),
+                    format!("--web.listen-address={addr}"),
+                    "--enable-feature=expand-external-labels".to_owned(),
+                ]
+            },
+            std::sync::Arc::new(ready_endpoint),
+        );
+        Prometheus { server }
+    }
+
+    /// The directory of its configuration: file_sd target files go here.
+    pub fn dir(&self) -> &Path {
+        self.server.dir()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -545,15 +605,41 @@ impl Prometheus {
     }
 }
 
-/// Alertmanager, from the `prometheus-alertmanager` package, alone (no
-/// cluster).
+/// Alertmanager, from the `prometheus-alertmanager` package, alone or a
+/// peer of a cluster.
 pub struct Alertmanager {
     server: Server,
 }
 
 impl Alertmanager {
-    /// Start Alertmanager with `config` as its configuration.
+    /// Start Alertmanager with `config` as its configuration, alone.
     pub fn start(config: &str) -> Alertmanager {
+        // No gossip port: one instance, nothing else to bind.
+        Alertmanager::start_with(config, vec!["--cluster.listen-address=".to_owned()])
+    }
+
+    /// Two Alertmanagers with `config`, peers of one cluster (gossip on
+    /// loopback ports of their own), as the HA compose file runs them.
+    pub fn cluster(config: &str) -> [Alertmanager; 2] {
+        let gossip = [free_addr(), free_addr()];
+        let member = |own: SocketAddr, peer: SocketAddr| {
+            let flags = vec![
+                format!("--cluster.listen-address={own}"),
+                format!("--cluster.advertise-address={own}"),
+                format!("--cluster.peer={peer}"),
+                // Gossip at a test's pace: the notification log reaches
+                // the peer within a second or two.
+                "--cluster.gossip-interval=100ms".to_owned(),
+                "--cluster.pushpull-interval=2s".to_owned(),
+                "--cluster.settle-timeout=5s".to_owned(),
+                "--cluster.peer-timeout=5s".to_owned(),
+            ];
+            Alertmanager::start_with(config, flags)
+        };
+        [member(gossip[0], gossip[1]), member(gossip[1], gossip[0])]
+    }
+
+    fn start_with(config: &str, flags: Vec<String>) -> Alertmanager {
         let dir = TempDir::new("alertmanager");
         std::fs::write(dir.path().join("alertmanager.yml"), config)
             .expect("writing alertmanager.yml");
@@ -561,17 +647,22 @@ impl Alertmanager {
             "alertmanager",
             &tool("prometheus-alertmanager", "prometheus-alertmanager"),
             dir,
-            |addr, dir| {
-                vec![
+            move |addr, dir| {
+                let mut args = vec![
                     format!("--config.file={}", dir.join("alertmanager.yml").display()),
                     format!("--storage.path={}", dir.join("data").display()),
                     format!("--web.listen-address={addr}"),
-                    // No gossip port: one instance, nothing else to bind.
-                    "--cluster.listen-address=".to_owned(),
-                ]
+                ];
+                args.extend(flags.iter().cloned());
+                args
             },
         );
         Alertmanager { server }
+    }
+
+    /// Kill this Alertmanager (SIGKILL, as in a crash).
+    pub fn kill(&mut self) {
+        self.server.kill();
     }
 
     /// A configuration that sends every alert, grouped by name, to one
@@ -580,6 +671,12 @@ impl Alertmanager {
         format!(
             "route:\n  receiver: webhook\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: webhook\n    webhook_configs:\n      - url: '{url}'\n        send_resolved: false\n"
         )
+    }
+
+    /// [`webhook_config`](Self::webhook_config) that also sends the
+    /// resolution of each group.
+    pub fn webhook_config_with_resolved(url: &str) -> String {
+        Alertmanager::webhook_config(url).replace("send_resolved: false", "send_resolved: true")
     }
 
     pub fn addr(&self) -> SocketAddr {

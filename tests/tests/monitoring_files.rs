@@ -262,9 +262,14 @@ fn amtool_checks_the_alertmanager_config() {
 }
 
 fn docker_compose(args: &[&str]) -> Output {
+    docker_compose_file("docker-compose.prod.yml", args)
+}
+
+/// `docker-compose -f file args` for a compose file of examples/monitoring.
+fn docker_compose_file(file: &str, args: &[&str]) -> Output {
     run(Command::new(tool("docker-compose", "docker-compose"))
         .arg("-f")
-        .arg(monitoring().join("docker-compose.prod.yml"))
+        .arg(monitoring().join(file))
         .args(args)
         // The secret files' defaults, not paths from the caller's shell.
         .env_remove("GRAFANA_ADMIN_PASSWORD_FILE")
@@ -272,16 +277,33 @@ fn docker_compose(args: &[&str]) -> Output {
         .env_remove("METRICS_TOKEN_FILE"))
 }
 
+/// Grafana's and Alertmanager's secrets come from the files under
+/// `secrets/` in a compose file's `config` output.
+fn assert_secrets_from_files(config: &str) {
+    for secret in ["grafana_admin_password", "smtp_password"] {
+        let file = monitoring().join("secrets").join(secret);
+        assert!(
+            config.contains(&format!("file: {}\n", file.display())),
+            "secret {secret} is not read from {}:\n{config}",
+            file.display()
+        );
+    }
+}
+
+/// The services of a compose file, as `docker-compose config` lists them.
+fn compose_services(file: &str) -> BTreeSet<String> {
+    let output = docker_compose_file(file, &["config", "--services"]);
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn docker_compose_accepts_the_compose_file() {
-    let services = docker_compose(&["config", "--services"]);
-    let services: BTreeSet<&str> = std::str::from_utf8(&services.stdout)
-        .expect("UTF-8")
-        .lines()
-        .collect();
     assert_eq!(
-        services,
-        BTreeSet::from(["alertmanager", "backend", "grafana", "prometheus"])
+        compose_services("docker-compose.prod.yml"),
+        BTreeSet::from(["alertmanager", "backend", "grafana", "prometheus"].map(String::from))
     );
 
     let config = docker_compose(&["config"]);
@@ -302,13 +324,8 @@ fn docker_compose_accepts_the_compose_file() {
         "{config}"
     );
     assert!(!config.contains("GF_SECURITY_ADMIN_PASSWORD:"), "{config}");
+    assert_secrets_from_files(&config);
     for secret in ["grafana_admin_password", "smtp_password"] {
-        let file = monitoring().join("secrets").join(secret);
-        assert!(
-            config.contains(&format!("file: {}\n", file.display())),
-            "secret {secret} is not read from {}:\n{config}",
-            file.display()
-        );
         assert!(
             config.contains(&format!("- source: {secret}\n")),
             "{config}"
@@ -609,4 +626,95 @@ fn metrics_token_file_protects_the_endpoint() {
         body.contains("# TYPE django_http_requests_total counter"),
         "{body}"
     );
+}
+
+/// `ha/prometheus.yml` as docker-compose.ha.yml mounts it: next to the
+/// single-node rules and the aggregation rules, its target files in
+/// `targets/`.
+#[test]
+fn promtool_checks_the_ha_config_and_its_rule_files() {
+    let dir = TempDir::new("ha-config");
+    let ha = monitoring().join("ha");
+    for (from, to) in [
+        (ha.join("prometheus.yml"), "prometheus.yml"),
+        (monitoring().join("alert_rules.yml"), "alert_rules.yml"),
+        (
+            monitoring().join("objective_rules.yml"),
+            "objective_rules.yml",
+        ),
+        (ha.join("aggregation_rules.yml"), "aggregation_rules.yml"),
+    ] {
+        std::fs::copy(&from, dir.path().join(to))
+            .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+    }
+    let output = run(promtool()
+        .args(["check", "config"])
+        .arg(dir.path().join("prometheus.yml")));
+    let report = text(&output);
+    assert!(report.contains("SUCCESS: 3 rule files found"), "{report}");
+    assert!(report.contains("aggregation_rules.yml"), "{report}");
+
+    let config = read(&ha.join("prometheus.yml"));
+    for line in [
+        // Each server names itself, from its environment.
+        "replica: '${PROMETHEUS_REPLICA}'",
+        // Both send to both Alertmanagers, without their own name.
+        "targets: ['alertmanager-a:9093', 'alertmanager-b:9093']",
+        "url: 'http://victoriametrics:8428/api/v1/write'",
+        "- files: ['targets/*.json']",
+        "- names: ['backend']",
+    ] {
+        assert!(config.contains(line), "{line} missing:\n{config}");
+    }
+    assert_eq!(config.matches("regex: replica").count(), 2, "{config}");
+}
+
+#[test]
+fn promtool_runs_the_ha_rule_unit_tests() {
+    let ha = monitoring().join("ha");
+    let report = text(&run(promtool()
+        .args(["check", "rules"])
+        .arg(ha.join("aggregation_rules.yml"))));
+    assert!(report.contains("SUCCESS: 8 rules found"), "{report}");
+    let report = text(&run(promtool().current_dir(&ha).args([
+        "test",
+        "rules",
+        "tests/aggregation_rules_test.yml",
+    ])));
+    assert!(report.contains("SUCCESS"), "{report}");
+}
+
+#[test]
+fn docker_compose_accepts_the_ha_compose_file() {
+    assert_eq!(
+        compose_services("docker-compose.ha.yml"),
+        BTreeSet::from(
+            [
+                "alertmanager-a",
+                "alertmanager-b",
+                "backend",
+                "grafana",
+                "prometheus-a",
+                "prometheus-b",
+                "victoriametrics",
+            ]
+            .map(String::from)
+        )
+    );
+    let config = docker_compose_file("docker-compose.ha.yml", &["config"]);
+    let config = String::from_utf8_lossy(&config.stdout);
+    for line in [
+        "PROMETHEUS_REPLICA: a",
+        "PROMETHEUS_REPLICA: b",
+        "--cluster.peer=alertmanager-b:9094",
+        "--cluster.peer=alertmanager-a:9094",
+        "--enable-feature=expand-external-labels,exemplar-storage",
+        "-dedup.minScrapeInterval=5s",
+        "GF_SECURITY_ADMIN_PASSWORD__FILE: /run/secrets/grafana_admin_password",
+    ] {
+        assert!(config.contains(line), "{line} missing:\n{config}");
+    }
+    // Passwords only as secret files.
+    assert!(!config.contains("GF_SECURITY_ADMIN_PASSWORD:"), "{config}");
+    assert_secrets_from_files(&config);
 }

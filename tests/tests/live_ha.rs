@@ -1,0 +1,245 @@
+//! The HA setup of `examples/monitoring/ha/` with the real servers: three
+//! replicas of the example service found through file_sd, the shipped
+//! `ha/prometheus.yml` run twice (replicas `a` and `b`), and a cluster of
+//! two Alertmanagers. The addresses of the compose file's hosts become
+//! loopback ports and the intervals a second; its DNS discovery (which
+//! needs Docker's DNS) and remote_write are left out here.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use e2e::{
+    errors_and_slow_requests, monitoring_file, shorten_rules, Alertmanager, Prometheus, Service,
+    StopOnDrop, Webhook,
+};
+
+fn read(path: &str) -> String {
+    let path = monitoring_file(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The shipped HA configuration, sending to `alertmanagers`, every second,
+/// without DNS discovery and remote_write.
+fn ha_config(alertmanagers: &[SocketAddr; 2]) -> String {
+    let shipped = read("ha/prometheus.yml");
+    let hosts = "targets: ['alertmanager-a:9093', 'alertmanager-b:9093']";
+    assert!(shipped.contains(hosts), "{shipped}");
+    let mut config = shipped
+        .replace(
+            hosts,
+            &format!("targets: ['{}', '{}']", alertmanagers[0], alertmanagers[1]),
+        )
+        .replace("scrape_interval: 5s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 5s", "evaluation_interval: 1s");
+    for (block, next) in [
+        ("remote_write:", "scrape_configs:"),
+        ("    dns_sd_configs:", "\u{0}"),
+    ] {
+        let start = config
+            .find(block)
+            .unwrap_or_else(|| panic!("no {block} in\n{config}"));
+        let end = config[start..]
+            .find(next)
+            .map_or(config.len(), |at| start + at);
+        config.replace_range(start..end, "");
+    }
+    config
+}
+
+/// One file_sd target file per replica, `instance` naming it.
+fn targets(services: &[Service]) -> Vec<(String, String)> {
+    services
+        .iter()
+        .enumerate()
+        .map(|(i, service)| {
+            let name = format!("backend-{}", i + 1);
+            let json = format!(
+                r#"[{{"targets": ["{}"], "labels": {{"instance": "{name}"}}}}]"#,
+                service.addr
+            );
+            (format!("targets/{name}.json"), json)
+        })
+        .collect()
+}
+
+/// The pair, each with the shipped rules (alert windows and `for`
+/// shortened) and the replicas' target files.
+fn pair(services: &[Service], alertmanagers: &[SocketAddr; 2]) -> [Prometheus; 2] {
+    let config = ha_config(alertmanagers);
+    let alerts = shorten_rules(&read("alert_rules.yml"), "15s", "3s");
+    let objectives = read("objective_rules.yml");
+    let aggregation = read("ha/aggregation_rules.yml");
+    let targets = targets(services);
+    let mut files: Vec<(&str, &str)> = vec![
+        ("alert_rules.yml", &alerts),
+        ("objective_rules.yml", &objectives),
+        ("aggregation_rules.yml", &aggregation),
+    ];
+    files.extend(
+        targets
+            .iter()
+            .map(|(name, json)| (name.as_str(), json.as_str())),
+    );
+    let [a, b] = ["a", "b"].map(|replica| Prometheus::start_replica(&config, &files, replica));
+    for prometheus in [&a, &b] {
+        prometheus.wait_for_targets("django", services.len());
+    }
+    [a, b]
+}
+
+fn replicas(n: usize) -> Vec<Service> {
+    (0..n)
+        .map(|_| Service::start(&[("SLOW_MS", "50")]))
+        .collect()
+}
+
+#[test]
+fn three_replicas_add_up_exactly_in_both_servers() {
+    let services = replicas(3);
+    let webhook = Webhook::start();
+    let alertmanagers = Alertmanager::cluster(&Alertmanager::webhook_config(&webhook.url()));
+    let servers = pair(&services, &alertmanagers.each_ref().map(Alertmanager::addr));
+    // 5, 10 and 15 requests, 30 in all, in two rounds a scrape apart (so
+    // that the series, created by the first request, also grow in a rate).
+    let round = |counts: [usize; 3]| {
+        for (service, count) in services.iter().zip(counts) {
+            for _ in 0..count {
+                assert_eq!(service.request("GET", "/users", None).0, 200);
+            }
+        }
+    };
+    round([1, 1, 1]);
+    for prometheus in &servers {
+        prometheus.wait_for_value(
+            r#"sum(django_http_requests_total{view="/users",method="GET"})"#,
+            3.0,
+        );
+    }
+    round([4, 9, 14]);
+    for prometheus in &servers {
+        prometheus.wait_for_value(
+            r#"sum(django_http_requests_total{view="/users",method="GET"})"#,
+            30.0,
+        );
+        // Each replica by the name its target file gives it.
+        for (i, expected) in [5.0, 10.0, 15.0].into_iter().enumerate() {
+            prometheus.wait_for_value(
+                &format!(
+                    r#"sum(django_http_requests_total{{view="/users",method="GET",instance="backend-{}"}})"#,
+                    i + 1
+                ),
+                expected,
+            );
+        }
+        // The aggregation over the replicas: one series per job and view.
+        prometheus.wait_for("the aggregated request rate of /users", |p| {
+            match p
+                .query(r#"job_view_method:django_http_requests_total:rate5m{view="/users"}"#)?
+                .as_slice()
+            {
+                [one] if one.value > 0.0 && !one.labels.contains_key("instance") => Ok(()),
+                samples => Err(format!("{samples:?}")),
+            }
+        });
+        prometheus.wait_for_value(r#"job:up:sum{job="django"}"#, 3.0);
+    }
+}
+
+/// The webhook's deliveries of `alert`: (firing, resolved).
+fn deliveries_of(webhook: &Webhook, alert: &str) -> (usize, usize) {
+    let of = |status: &str| {
+        webhook
+            .deliveries()
+            .iter()
+            .filter(|delivery| delivery["status"] == status)
+            .filter(|delivery| delivery["groupLabels"]["alertname"] == alert)
+            .count()
+    };
+    (of("firing"), of("resolved"))
+}
+
+#[test]
+fn a_page_and_its_resolution_arrive_once_through_a_failover() {
+    let services = replicas(3);
+    let webhook = Webhook::start();
+    let mut alertmanagers =
+        Alertmanager::cluster(&Alertmanager::webhook_config_with_resolved(&webhook.url()));
+    let [mut a, b] = pair(&services, &alertmanagers.each_ref().map(Alertmanager::addr));
+    let context = |servers: &[&Prometheus]| {
+        let logs: Vec<String> = servers.iter().map(|p| p.context()).collect();
+        logs.join("\n")
+    };
+
+    let stop = AtomicBool::new(false);
+    let mut survivor = 0;
+    std::thread::scope(|scope| {
+        // Errors on one replica: HighErrorRate sums them over all three.
+        errors_and_slow_requests(scope, &services[0], &stop);
+        let _stop = StopOnDrop(&stop);
+        let sender = webhook.wait_for(
+            "HighErrorRate firing",
+            Duration::from_secs(90),
+            |delivery: &Value| {
+                (delivery["status"] == "firing"
+                    && delivery["groupLabels"]["alertname"] == "HighErrorRate")
+                    .then(|| {
+                        delivery["externalURL"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+            },
+            || context(&[&a, &b]),
+        );
+        // The notification log reaches the peer (gossip every 100 ms here).
+        std::thread::sleep(Duration::from_secs(2));
+        // While it fires: one Prometheus, and the Alertmanager that sent
+        // the page, crash.
+        a.kill();
+        let port = |am: &Alertmanager| format!(":{}", am.addr().port());
+        let sent = usize::from(!sender.ends_with(&port(&alertmanagers[0])));
+        assert!(sender.ends_with(&port(&alertmanagers[sent])), "{sender}");
+        alertmanagers[sent].kill();
+        survivor = 1 - sent;
+        // The peer's wait before it would notify (5 s here) and more: the
+        // page must not come again from the Alertmanager left.
+        std::thread::sleep(Duration::from_secs(8));
+    });
+    // The errors stopped: the alert resolves in the server left, and the
+    // Alertmanager left says so, once.
+    webhook.wait_for(
+        "HighErrorRate resolved",
+        Duration::from_secs(90),
+        |delivery: &Value| {
+            (delivery["status"] == "resolved"
+                && delivery["groupLabels"]["alertname"] == "HighErrorRate")
+                .then_some(())
+        },
+        || context(&[&b]),
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(
+        deliveries_of(&webhook, "HighErrorRate"),
+        (1, 1),
+        "{:#?}\n{}",
+        webhook.deliveries(),
+        alertmanagers[survivor].logs()
+    );
+    // The resolution came from the Alertmanager left.
+    let resolved = webhook
+        .deliveries()
+        .into_iter()
+        .find(|delivery| delivery["status"] == "resolved")
+        .expect("the resolution, counted above");
+    let survivor_port = format!(":{}", alertmanagers[survivor].addr().port());
+    assert!(
+        resolved["externalURL"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&survivor_port),
+        "{resolved:#}"
+    );
+}
