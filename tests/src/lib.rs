@@ -28,7 +28,7 @@ pub use crate::dashboards::{
 pub use crate::load::{Gate, Wrk, WrkReport};
 pub use crate::stack::{
     prometheus_config, ready_when_listening, Alertmanager, Prometheus, Pushgateway, RawSeries,
-    Ready, Sample, ScrapeJob, Server, WAIT,
+    Ready, Sample, ScrapeJob, Server, VictoriaMetrics, WAIT,
 };
 pub use crate::traffic::{errors_and_slow_requests, StopOnDrop};
 pub use crate::webhook::Webhook;

@@ -605,6 +605,57 @@ impl Prometheus {
     }
 }
 
+/// VictoriaMetrics, from the `victoria-metrics` package: the long-term
+/// store of the HA setup. It answers Prometheus's query API, so its
+/// queries are [`Prometheus`]'s (through `Deref`).
+pub struct VictoriaMetrics(Prometheus);
+
+impl VictoriaMetrics {
+    /// Start it keeping one sample per series and `dedup` interval (its
+    /// `-dedup.minScrapeInterval`), answering queries with the newest
+    /// samples at once (no latency offset, no cache).
+    pub fn start(dedup: &str) -> VictoriaMetrics {
+        let dedup = dedup.to_owned();
+        let server = Server::start_checked(
+            "victoria-metrics",
+            &tool("victoria-metrics", "victoria-metrics"),
+            TempDir::new("victoria-metrics"),
+            move |addr, dir| {
+                vec![
+                    format!("-httpListenAddr={addr}"),
+                    format!("-storageDataPath={}", dir.join("data").display()),
+                    format!("-dedup.minScrapeInterval={dedup}"),
+                    "-search.latencyOffset=0s".to_owned(),
+                    "-search.disableCache".to_owned(),
+                ]
+            },
+            std::sync::Arc::new(|addr| {
+                matches!(try_http(addr, "GET", "/health", None, ""), Ok((200, _)))
+            }),
+        );
+        VictoriaMetrics(Prometheus { server })
+    }
+
+    /// Where Prometheus's `remote_write` sends.
+    pub fn write_url(&self) -> String {
+        format!("http://{}/api/v1/write", self.0.addr())
+    }
+}
+
+impl std::ops::Deref for VictoriaMetrics {
+    type Target = Prometheus;
+
+    fn deref(&self) -> &Prometheus {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for VictoriaMetrics {
+    fn deref_mut(&mut self) -> &mut Prometheus {
+        &mut self.0
+    }
+}
+
 /// Alertmanager, from the `prometheus-alertmanager` package, alone or a
 /// peer of a cluster.
 pub struct Alertmanager {

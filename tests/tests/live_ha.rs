@@ -1,9 +1,10 @@
 //! The HA setup of `examples/monitoring/ha/` with the real servers: three
 //! replicas of the example service found through file_sd, the shipped
 //! `ha/prometheus.yml` run twice (replicas `a` and `b`), and a cluster of
-//! two Alertmanagers. The addresses of the compose file's hosts become
-//! loopback ports and the intervals a second; its DNS discovery (which
-//! needs Docker's DNS) and remote_write are left out here.
+//! two Alertmanagers, and VictoriaMetrics behind their remote_write. The
+//! addresses of the compose file's hosts become loopback ports and the
+//! intervals a second; its DNS discovery (which needs Docker's DNS) is
+//! left out here.
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use e2e::{
     errors_and_slow_requests, monitoring_file, shorten_rules, Alertmanager, Prometheus, Service,
-    StopOnDrop, Webhook,
+    StopOnDrop, VictoriaMetrics, Webhook,
 };
 
 fn read(path: &str) -> String {
@@ -21,12 +22,16 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-/// The shipped HA configuration, sending to `alertmanagers`, every second,
-/// without DNS discovery and remote_write.
-fn ha_config(alertmanagers: &[SocketAddr; 2]) -> String {
+/// The shipped HA configuration, sending to `alertmanagers` and writing to
+/// `store` (none: no remote_write), every second, without DNS discovery.
+fn ha_config(alertmanagers: &[SocketAddr; 2], store: Option<&str>) -> String {
     let shipped = read("ha/prometheus.yml");
     let hosts = "targets: ['alertmanager-a:9093', 'alertmanager-b:9093']";
-    assert!(shipped.contains(hosts), "{shipped}");
+    let write = "url: 'http://victoriametrics:8428/api/v1/write'";
+    assert!(
+        shipped.contains(hosts) && shipped.contains(write),
+        "{shipped}"
+    );
     let mut config = shipped
         .replace(
             hosts,
@@ -34,18 +39,20 @@ fn ha_config(alertmanagers: &[SocketAddr; 2]) -> String {
         )
         .replace("scrape_interval: 5s", "scrape_interval: 1s")
         .replace("evaluation_interval: 5s", "evaluation_interval: 1s");
-    for (block, next) in [
-        ("remote_write:", "scrape_configs:"),
-        ("    dns_sd_configs:", "\u{0}"),
-    ] {
+    let cut = |config: &mut String, block: &str, next: Option<&str>| {
         let start = config
             .find(block)
             .unwrap_or_else(|| panic!("no {block} in\n{config}"));
-        let end = config[start..]
-            .find(next)
+        let end = next
+            .and_then(|next| config[start..].find(next))
             .map_or(config.len(), |at| start + at);
         config.replace_range(start..end, "");
+    };
+    match store {
+        Some(url) => config = config.replace(write, &format!("url: '{url}'")),
+        None => cut(&mut config, "remote_write:", Some("scrape_configs:")),
     }
+    cut(&mut config, "    dns_sd_configs:", None);
     config
 }
 
@@ -67,8 +74,13 @@ fn targets(services: &[Service]) -> Vec<(String, String)> {
 
 /// The pair, each with the shipped rules (alert windows and `for`
 /// shortened) and the replicas' target files.
-fn pair(services: &[Service], alertmanagers: &[SocketAddr; 2]) -> [Prometheus; 2] {
-    let config = ha_config(alertmanagers);
+fn pair(
+    services: &[Service],
+    alertmanagers: &[SocketAddr; 2],
+    store: Option<&VictoriaMetrics>,
+) -> [Prometheus; 2] {
+    let url = store.map(VictoriaMetrics::write_url);
+    let config = ha_config(alertmanagers, url.as_deref());
     let alerts = shorten_rules(&read("alert_rules.yml"), "15s", "3s");
     let objectives = read("objective_rules.yml");
     let aggregation = read("ha/aggregation_rules.yml");
@@ -97,11 +109,17 @@ fn replicas(n: usize) -> Vec<Service> {
 }
 
 #[test]
-fn three_replicas_add_up_exactly_in_both_servers() {
+fn three_replicas_add_up_exactly_in_both_servers_and_once_in_victoria_metrics() {
     let services = replicas(3);
     let webhook = Webhook::start();
     let alertmanagers = Alertmanager::cluster(&Alertmanager::webhook_config(&webhook.url()));
-    let servers = pair(&services, &alertmanagers.each_ref().map(Alertmanager::addr));
+    // One sample per series and scrape interval (the test's second).
+    let store = VictoriaMetrics::start("1s");
+    let servers = pair(
+        &services,
+        &alertmanagers.each_ref().map(Alertmanager::addr),
+        Some(&store),
+    );
     // 5, 10 and 15 requests, 30 in all, in two rounds a scrape apart (so
     // that the series, created by the first request, also grow in a rate).
     let round = |counts: [usize; 3]| {
@@ -146,6 +164,39 @@ fn three_replicas_add_up_exactly_in_both_servers() {
         });
         prometheus.wait_for_value(r#"job:up:sum{job="django"}"#, 3.0);
     }
+
+    // The long-term store: the same sum, from one series per replica (the
+    // two servers' copies, without their `replica` label, are one).
+    let users = r#"django_http_requests_total{view="/users",method="GET"}"#;
+    store.wait_for_value(&format!("sum({users})"), 30.0);
+    store.wait_for_value(&format!("count({users})"), 3.0);
+    // One sample per scrape interval, as in each server, not one from each.
+    let samples = |p: &Prometheus| -> Result<f64, String> {
+        let query = r#"count_over_time(django_http_requests_total{view="/users",method="GET",instance="backend-1"}[10s])"#;
+        match p.query(query)?.as_slice() {
+            [one] => Ok(one.value),
+            samples => Err(format!("`{query}` gave {samples:?}")),
+        }
+    };
+    servers[0].wait_for("10 s of backend-1's samples", |p| {
+        samples(p).and_then(|n| {
+            if n >= 9.0 {
+                Ok(())
+            } else {
+                Err(format!("{n} samples"))
+            }
+        })
+    });
+    store.wait_for("backend-1's samples in VictoriaMetrics", |vm| {
+        let (stored, scraped) = (samples(vm)?, samples(&servers[0])?);
+        if (stored - scraped).abs() <= 2.0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{stored} samples in 10 s stored, {scraped} scraped by one server"
+            ))
+        }
+    });
 }
 
 /// The webhook's deliveries of `alert`: (firing, resolved).
@@ -167,7 +218,11 @@ fn a_page_and_its_resolution_arrive_once_through_a_failover() {
     let webhook = Webhook::start();
     let mut alertmanagers =
         Alertmanager::cluster(&Alertmanager::webhook_config_with_resolved(&webhook.url()));
-    let [mut a, b] = pair(&services, &alertmanagers.each_ref().map(Alertmanager::addr));
+    let [mut a, b] = pair(
+        &services,
+        &alertmanagers.each_ref().map(Alertmanager::addr),
+        None,
+    );
     let context = |servers: &[&Prometheus]| {
         let logs: Vec<String> = servers.iter().map(|p| p.context()).collect();
         logs.join("\n")
