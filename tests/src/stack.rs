@@ -158,6 +158,22 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Stop the server as a service manager does: SIGTERM, and its own
+    /// shutdown (SIGKILL after 30 s); `restart` starts it again.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -634,6 +650,12 @@ impl VictoriaMetrics {
             }),
         );
         VictoriaMetrics(Prometheus { server })
+    }
+
+    /// Stop it (SIGTERM): it writes what it holds in memory to disk first.
+    /// [`restart`](Prometheus::restart) brings it back with its data.
+    pub fn stop(&mut self) {
+        self.0.server.stop();
     }
 
     /// Where Prometheus's `remote_write` sends.

@@ -298,3 +298,75 @@ fn a_page_and_its_resolution_arrive_once_through_a_failover() {
         "{resolved:#}"
     );
 }
+
+/// `count_over_time` of one series over `window` seconds ending `at`.
+fn samples_over(p: &Prometheus, selector: &str, window: u64, at: f64) -> Result<f64, String> {
+    let query = format!("count_over_time({selector}[{window}s])");
+    match p.query_at(&query, at)?.as_slice() {
+        [one] => Ok(one.value),
+        samples => Err(format!("`{query}` gave {samples:?}")),
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+#[test]
+fn victoria_metrics_down_for_30_s_loses_no_sample_and_no_request() {
+    let services = replicas(1);
+    // No Alertmanager is needed here: the pair sends to two closed ports.
+    let nowhere = [e2e::free_addr(), e2e::free_addr()];
+    let mut store = VictoriaMetrics::start("1s");
+    let servers = pair(&services, &nowhere, Some(&store));
+    let series = r#"django_http_requests_total{view="/users",method="GET",instance="backend-1"}"#;
+    let stop = AtomicBool::new(false);
+    let requests = std::sync::atomic::AtomicU64::new(0);
+    let (from, to) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                assert_eq!(services[0].request("GET", "/users", None).0, 200);
+                requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let _stop = StopOnDrop(&stop);
+        store.wait_for(&format!("{series} in VictoriaMetrics"), |vm| {
+            vm.query(series)?
+                .first()
+                .map(|_| ())
+                .ok_or_else(|| "no series yet".to_owned())
+        });
+        let from = unix_now();
+        std::thread::sleep(Duration::from_secs(5));
+        // Stopped (a crash would lose what it had not flushed yet, up to
+        // its -inmemoryDataFlushInterval of 5 s).
+        store.stop();
+        std::thread::sleep(Duration::from_secs(30));
+        store.restart();
+        std::thread::sleep(Duration::from_secs(5));
+        (from, unix_now())
+    });
+    let total = requests.load(std::sync::atomic::Ordering::SeqCst) as f64;
+    // Every request, once the last scrape is written.
+    for p in [&servers[0], &servers[1], &*store] {
+        p.wait_for_value(&format!("sum({series})"), total);
+    }
+    // No gap: over the 40 s around the outage, VictoriaMetrics holds a
+    // sample per scrape interval, as many as the server scraped.
+    let window = (to - from).floor() as u64;
+    store.wait_for("the outage's samples written", |vm| {
+        let stored = samples_over(vm, series, window, to)?;
+        let scraped = samples_over(&servers[0], series, window, to)?;
+        if scraped >= window as f64 - 2.0 && (stored - scraped).abs() <= 2.0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{stored} samples stored in the {window} s, {scraped} scraped by one server"
+            ))
+        }
+    });
+}
