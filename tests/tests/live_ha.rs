@@ -63,11 +63,7 @@ fn targets(services: &[Service]) -> Vec<(String, String)> {
         .enumerate()
         .map(|(i, service)| {
             let name = format!("backend-{}", i + 1);
-            let json = format!(
-                r#"[{{"targets": ["{}"], "labels": {{"instance": "{name}"}}}}]"#,
-                service.addr
-            );
-            (format!("targets/{name}.json"), json)
+            (format!("targets/{name}.json"), target_file(&name, service))
         })
         .collect()
 }
@@ -369,4 +365,60 @@ fn victoria_metrics_down_for_30_s_loses_no_sample_and_no_request() {
             ))
         }
     });
+}
+
+/// The file_sd target file of one replica.
+fn target_file(name: &str, service: &Service) -> String {
+    format!(
+        r#"[{{"targets": ["{}"], "labels": {{"instance": "{name}"}}}}]"#,
+        service.addr
+    )
+}
+
+#[test]
+fn a_replica_that_dies_fires_target_down_for_itself_and_its_replacement_starts_at_zero() {
+    let mut services = replicas(3);
+    let nowhere = [e2e::free_addr(), e2e::free_addr()];
+    let servers = pair(&services, &nowhere, None);
+    // backend-2 dies: TargetDown fires for it, and for no other.
+    services[1].kill();
+    let down = |instance: &str| {
+        format!(
+            r#"ALERTS{{alertname="TargetDown",alertstate="firing",job="django",instance="{instance}"}}"#
+        )
+    };
+    for prometheus in &servers {
+        prometheus.wait_for_value(&down("backend-2"), 1.0);
+        let firing = prometheus
+            .query(r#"ALERTS{alertname="TargetDown",alertstate="firing"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(firing.len(), 1, "{firing:?}");
+    }
+    // Its replacement, backend-4, takes its place in file_sd.
+    let replacement = Service::start(&[("SLOW_MS", "50")]);
+    for prometheus in &servers {
+        let targets = prometheus.dir().join("targets");
+        std::fs::write(
+            targets.join("backend-4.json"),
+            target_file("backend-4", &replacement),
+        )
+        .expect("writing backend-4's target file");
+        std::fs::remove_file(targets.join("backend-2.json")).expect("removing backend-2's");
+    }
+    services.push(replacement);
+    for prometheus in &servers {
+        // Before any request, its families are there at 0.
+        prometheus.wait_for_value(
+            r#"django_model_inserts_total{instance="backend-4",model="user"}"#,
+            0.0,
+        );
+        prometheus.wait_for_value(r#"job:up:sum{job="django"}"#, 3.0);
+        // The dead replica is no target any more: its alert resolves.
+        prometheus.wait_for("TargetDown resolved", |p| {
+            match p.query(r#"ALERTS{alertname="TargetDown"}"#)?.as_slice() {
+                [] => Ok(()),
+                alerts => Err(format!("{alerts:?}")),
+            }
+        });
+    }
 }
