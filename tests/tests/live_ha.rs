@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use e2e::{
-    errors_and_slow_requests, monitoring_file, shorten_rules, Alertmanager, Prometheus, Service,
-    StopOnDrop, VictoriaMetrics, Webhook,
+    dashboard_queries, dashboard_traffic, errors_and_slow_requests, monitoring_file, shorten_rules,
+    wait_for_dashboard_data, Alertmanager, Prometheus, Service, StopOnDrop, VictoriaMetrics,
+    Webhook,
 };
 
 fn read(path: &str) -> String {
@@ -183,6 +184,15 @@ fn three_replicas_add_up_exactly_in_both_servers_and_once_in_victoria_metrics() 
             }
         })
     });
+    // The shipped dashboards' queries, answered from the long-term store:
+    // two rounds of their traffic on every replica, a few scrapes apart.
+    for _ in 0..2 {
+        for service in &services {
+            dashboard_traffic(service);
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    wait_for_dashboard_data(&store, &dashboard_queries());
     store.wait_for("backend-1's samples in VictoriaMetrics", |vm| {
         let (stored, scraped) = (samples(vm)?, samples(&servers[0])?);
         if (stored - scraped).abs() <= 2.0 {
