@@ -52,6 +52,12 @@ use crate::runtime;
 /// `postgresql`, `mysql://` is `mysql`, a file name `sqlite`, as
 /// django-prometheus names them).
 ///
+/// diesel keeps one default instrumentation: this one replaces any the
+/// application set before, and a later `set_default_instrumentation`
+/// replaces this one. To keep an instrumentation of your own too, give
+/// each connection both (an [`Instrumentation`] is one of them) from an
+/// instrumentation that forwards every event.
+///
 /// # Errors
 ///
 /// diesel's, when its default instrumentation cannot be set (its lock was
